@@ -1,0 +1,73 @@
+"""Settings of the service, read from POLICY_* environment variables in this one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from policy_service.errors import ConfigError
+
+PREFIX = "POLICY_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be configured with; see docs/configuration in README."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    rules_dir: Path = Path("rules")
+    state_url: str = "memory://"
+    workers: int = 0  # 0: chosen from the store (one process with the memory store)
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `POLICY_<NAME>` variables; unknown POLICY_ names are refused."""
+        env = os.environ if environ is None else environ
+        known = {f.name for f in fields(cls)}
+        values: dict[str, object] = {}
+        for key, raw in env.items():
+            if not key.startswith(PREFIX):
+                continue
+            name = key[len(PREFIX) :].lower()
+            if name not in known:
+                continue
+            values[name] = raw
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> Settings:
+        """Build settings from a mapping of field names to raw values (strings or typed)."""
+        kwargs: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name not in values:
+                continue
+            raw = values[f.name]
+            kwargs[f.name] = _convert(f.name, raw, f.type)
+        settings = cls(**kwargs)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not (0 < self.port < 65536):
+            raise ConfigError(f"{PREFIX}PORT must be between 1 and 65535, not {self.port}")
+        if self.workers < 0:
+            raise ConfigError(f"{PREFIX}WORKERS must be 0 (automatic) or more")
+        if not (self.state_url.startswith("memory://") or self.state_url.startswith("redis://")):
+            raise ConfigError(
+                f"{PREFIX}STATE_URL must be memory:// or redis://host:port/db, not {self.state_url!r}"
+            )
+
+
+def _convert(name: str, raw: object, declared: object) -> object:
+    if declared in ("int", int) and not isinstance(raw, int):
+        try:
+            return int(str(raw))
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be a whole number, not {raw!r}") from None
+    if declared in ("Path", Path) and not isinstance(raw, Path):
+        return Path(str(raw))
+    return raw

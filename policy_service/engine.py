@@ -1,0 +1,95 @@
+"""The rule engine: the only module that talks to durable_rules.
+
+We drive durable_rules' C core (`durable_rules_engine`) directly instead of
+its `Host`: a Host starts background dispatch threads that would run our
+pending actions concurrently with the request thread, and registers rule sets
+on a name it can never release. Here one evaluation is synchronous:
+
+    assert the fact -> drain the queued actions (one per matching rule) -> retract
+
+Every matching rule queues exactly one action for an asserted fact, so the
+drained action names are the matched rule ids. The C core is not thread-safe
+and never releases the GIL, so calls are serialized by one lock per process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import durable_rules_engine as _core
+
+from policy_service.errors import PolicyError
+from policy_service.ruleset.compiler import FACT_MARKER_KEY, FACT_MARKER_VALUE
+
+# One lock for the whole process: the C core keeps global tables shared by
+# every rule set handle, so two handles cannot be used concurrently either.
+_CORE_LOCK = threading.Lock()
+_NAMES = itertools.count(1)
+_SESSION = "0"
+# Result codes of the C core's assert calls (see durable.engine.Ruleset).
+_NOT_HANDLED = 1
+_OBSERVED = 2
+
+
+class EngineError(PolicyError):
+    """The engine refused a rule set or failed while evaluating a fact."""
+
+
+class CompiledRules:
+    """One rule set loaded into the engine; evaluates facts, returns matching rule ids."""
+
+    def __init__(self, label: str, definitions: Mapping[str, Any]) -> None:
+        # Handle names must be unique per process: a reload builds a new
+        # handle beside the old one before the swap.
+        self.name = f"{label}#{next(_NAMES)}"
+        self._ids = itertools.count(1)
+        try:
+            with _CORE_LOCK:
+                self._handle = _core.create_ruleset(self.name, json.dumps(definitions))
+        except Exception as exc:  # the core reports only "error code: NNN"
+            raise EngineError(f"the engine refused rule set {label!r}: {exc}") from exc
+        self._closed = False
+
+    def matching_rules(self, fact: Mapping[str, Any]) -> set[str]:
+        """Ids of every rule whose condition holds for `fact` (a flat mapping)."""
+        with _CORE_LOCK:
+            if self._closed:
+                raise EngineError(f"rule set {self.name} was closed")
+            payload = dict(fact)
+            payload["id"] = next(self._ids)
+            payload[FACT_MARKER_KEY] = FACT_MARKER_VALUE
+            text = json.dumps(payload)
+            try:
+                return self._evaluate(text)
+            except Exception as exc:
+                # Never leave a half-evaluated fact behind for the next caller.
+                _core.delete_state(self._handle, _SESSION)
+                raise EngineError(f"the engine failed on a fact: {exc}") from exc
+
+    def _evaluate(self, text: str) -> set[str]:
+        code, state_handle = _core.assert_fact(self._handle, text)
+        if code == _NOT_HANDLED:
+            return set()
+        if code == _OBSERVED:
+            raise EngineError("the engine saw an identical fact still pending")
+        matched: set[str] = set()
+        started = _core.start_action_for_state(self._handle, state_handle)
+        message = json.loads(started[1]) if started else None
+        while message:
+            # A rule whose `$or` holds in two branches is queued twice: a set.
+            matched.update(message)
+            following = _core.complete_and_start_action(self._handle, state_handle)
+            message = json.loads(following) if following else None
+        _core.retract_fact(self._handle, text)
+        return matched
+
+    def close(self) -> None:
+        """Free the rule set in the engine; later evaluations raise EngineError."""
+        with _CORE_LOCK:
+            if not self._closed:
+                self._closed = True
+                _core.delete_ruleset(self._handle)

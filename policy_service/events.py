@@ -1,0 +1,149 @@
+"""Comment events: the request format shared by the API, the replay tool and rule tests.
+
+The marshmallow schemas here are the one definition of an event: the API
+validates requests with them and builds its OpenAPI document from them, and
+the command line validates event files with them without importing Flask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import marshmallow as ma
+
+from policy_service.ruleset.catalogue import TONES
+
+ID_REGEX = r"^[A-Za-z0-9._:-]{1,64}$"
+MAX_TEXT_CHARS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    id: str
+    reach: int | None = None
+    is_customer: bool | None = None
+    verified: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    id: str | None = None
+    published_at: datetime | None = None
+    by_brand: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallerSignals:
+    """Signals the caller computed itself; what is None is filled by the analyzer."""
+
+    tone: str | None = None
+    severity: int | None = None
+    constructive: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One comment to decide on."""
+
+    event_id: str
+    account: str
+    occurred_at: datetime
+    author: Author
+    channel: str | None = None
+    text: str = ""
+    lang: str | None = None
+    thread: Thread | None = None
+    signals: CallerSignals = CallerSignals()
+
+
+def _ident(**kwargs: Any) -> ma.fields.String:
+    return ma.fields.String(
+        validate=ma.validate.Regexp(
+            ID_REGEX, error="must be 1-64 letters, digits or the characters . _ : -"
+        ),
+        **kwargs,
+    )
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """JSON true or false only: 1, "yes" or "true" are refused, not guessed."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class _StrictSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class AuthorSchema(_StrictSchema):
+    id = _ident(required=True, metadata={"description": "author id on the channel"})
+    reach = ma.fields.Integer(
+        strict=True,
+        validate=ma.validate.Range(min=0, max=10**10),
+        allow_none=True,
+        metadata={"description": "followers or audience size"},
+    )
+    is_customer = StrictBoolean(allow_none=True)
+    verified = StrictBoolean(allow_none=True)
+
+    @ma.post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Author:
+        return Author(**data)
+
+
+class ThreadSchema(_StrictSchema):
+    id = _ident(allow_none=True)
+    published_at = ma.fields.AwareDateTime(format="iso", allow_none=True)
+    by_brand = StrictBoolean(allow_none=True)
+
+    @ma.post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Thread:
+        return Thread(**data)
+
+
+class SignalsSchema(_StrictSchema):
+    tone = ma.fields.String(validate=ma.validate.OneOf(TONES), allow_none=True)
+    severity = ma.fields.Integer(
+        strict=True, validate=ma.validate.Range(min=0, max=5), allow_none=True
+    )
+    constructive = StrictBoolean(allow_none=True)
+
+    @ma.post_load
+    def make(self, data: dict[str, Any], **_: Any) -> CallerSignals:
+        return CallerSignals(**data)
+
+
+class EventSchema(_StrictSchema):
+    event_id = _ident(required=True, metadata={"description": "unique per account"})
+    account = _ident(required=True, metadata={"description": "brand, page or channel owner"})
+    occurred_at = ma.fields.AwareDateTime(
+        format="iso", required=True, metadata={"description": "when the comment was posted"}
+    )
+    channel = ma.fields.String(validate=ma.validate.Length(max=64), allow_none=True)
+    text = ma.fields.String(validate=ma.validate.Length(max=MAX_TEXT_CHARS), load_default="")
+    lang = ma.fields.String(
+        validate=ma.validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", error="not a language tag"),
+        allow_none=True,
+    )
+    author = ma.fields.Nested(AuthorSchema, required=True)
+    thread = ma.fields.Nested(ThreadSchema, allow_none=True)
+    signals = ma.fields.Nested(SignalsSchema, load_default=CallerSignals)
+
+    @ma.post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Event:
+        return Event(**data)
+
+
+EVENT_SCHEMA = EventSchema()
+
+
+def parse_event(data: Any) -> Event:
+    """Validate `data` (decoded JSON) into an Event; raises ma.ValidationError."""
+    result: Event = EVENT_SCHEMA.load(data)
+    return result

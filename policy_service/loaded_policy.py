@@ -1,0 +1,54 @@
+"""A validated policy together with its rule sets compiled into the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from policy_service.engine import CompiledRules
+from policy_service.ruleset.compiler import compile_ruleset
+from policy_service.ruleset.loader import load_policy
+from policy_service.ruleset.model import Policy, RuleSet
+
+
+@dataclass(frozen=True)
+class LoadedRuleSet:
+    ruleset: RuleSet
+    compiled: CompiledRules
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """Everything a decision needs from the rules, under one revision."""
+
+    policy: Policy
+    rulesets: dict[str, LoadedRuleSet]
+    loaded_at: datetime
+
+    @property
+    def revision(self) -> str:
+        return self.policy.revision
+
+    def close(self) -> None:
+        """Free the engine's copies; only once no request uses this policy any more."""
+        for loaded in self.rulesets.values():
+            loaded.compiled.close()
+
+
+def load(directory: Path, loaded_at: datetime) -> LoadedPolicy:
+    """Validate and compile every rule file of `directory`.
+
+    Raises RuleFileError (invalid files) or EngineError (engine refused them).
+    """
+    policy = load_policy(directory)
+    loaded: dict[str, LoadedRuleSet] = {}
+    try:
+        for name, ruleset in policy.rulesets.items():
+            compiled = CompiledRules(f"{name}@{policy.revision}", compile_ruleset(ruleset))
+            loaded[name] = LoadedRuleSet(ruleset, compiled)
+    except BaseException:
+        for done in loaded.values():
+            done.compiled.close()
+        raise
+    return LoadedPolicy(policy, loaded, loaded_at)

@@ -1,0 +1,98 @@
+"""The fields rule conditions may name, with their types; the single source for docs too."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(Enum):
+    """How a field's values look, which decides the operators it allows."""
+
+    INTEGER = "integer"
+    NUMBER = "number"
+    MINUTES = "minutes"  # a number of minutes; rule values may be durations ("2h")
+    BOOL = "bool"
+    ENUM = "enum"
+    STRING = "string"
+    TEXT = "text"  # free comment text: matched by words, never compared whole
+
+
+TONES = ("positive", "neutral", "negative", "hostile")
+CRISIS_LEVELS = ("calm", "watch", "crisis", "recovery")
+ACTIONS = ("ignore", "acknowledge", "reply_to_fans", "escalate")
+
+ORDERED_OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between")
+OPERATORS: dict[Kind, tuple[str, ...]] = {
+    Kind.INTEGER: ORDERED_OPS,
+    Kind.NUMBER: ORDERED_OPS,
+    Kind.MINUTES: ORDERED_OPS,
+    Kind.BOOL: ("eq", "ne"),
+    Kind.ENUM: ("eq", "ne", "in", "not_in"),
+    Kind.STRING: ("eq", "ne", "in", "not_in"),
+    Kind.TEXT: ("contains_any",),
+}
+ALL_OPERATORS = tuple(sorted({op for ops in OPERATORS.values() for op in ops}))
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of the decision fact."""
+
+    name: str
+    kind: Kind
+    description: str
+    values: tuple[str, ...] = ()  # allowed values of an ENUM
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("event.channel", Kind.STRING, "where the comment was posted (instagram, x, ...)"),
+    Field("event.lang", Kind.STRING, "language code of the comment, as sent by the caller"),
+    Field("event.text", Kind.TEXT, "the comment text, matched case-insensitively by words"),
+    Field("event.text_length", Kind.INTEGER, "number of characters in the text", minimum=0),
+    Field("author.reach", Kind.INTEGER, "followers or audience of the author", minimum=0),
+    Field("author.is_customer", Kind.BOOL, "the author is a known customer"),
+    Field("author.verified", Kind.BOOL, "the author's account is verified"),
+    Field(
+        "author.is_multiplier",
+        Kind.BOOL,
+        "reach is at or above the rule set's thresholds.multiplier_reach",
+    ),
+    Field("thread.by_brand", Kind.BOOL, "the comment answers a post of the brand itself"),
+    Field("signals.tone", Kind.ENUM, "emotional tone of the comment", values=TONES),
+    Field(
+        "signals.severity",
+        Kind.INTEGER,
+        "0 harmless remark ... 5 threat, hate, safety or legal risk",
+        minimum=0,
+        maximum=5,
+    ),
+    Field("signals.constructive", Kind.BOOL, "a concrete suggestion or factual problem report"),
+    Field("state.crisis_level", Kind.ENUM, "crisis level of the account", values=CRISIS_LEVELS),
+    Field(
+        "time.minutes_since_comment",
+        Kind.MINUTES,
+        "minutes from the comment's occurred_at to now (0 when it is in the future)",
+        minimum=0,
+    ),
+    Field(
+        "time.minutes_since_post",
+        Kind.MINUTES,
+        "minutes from thread.published_at to now; absent when the post time is unknown",
+        minimum=0,
+    ),
+    Field(
+        "time.is_stale",
+        Kind.BOOL,
+        "the comment is older than the rule set's thresholds.stale_after",
+    ),
+)
+
+BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+
+
+def engine_key(name: str) -> str:
+    """The key a catalogue field has in the flat fact handed to the engine."""
+    return name.replace(".", "__")

@@ -1,0 +1,95 @@
+"""Turn a validated RuleSet into the engine's rule definitions (plain JSON-able data).
+
+Every condition is translated into durable_rules' JSON condition language over
+a flat fact whose keys come from `catalogue.engine_key`. Three engine facts
+shape this translation (see ENGINE-NOTES.md and docs/architecture.md):
+
+- the engine asserts each session's own state as a fact too, so every rule is
+  anchored on a marker key that only our facts carry;
+- a comparison on a missing key is false, and the engine has no general
+  negation, so `not` is pushed down to the comparisons (De Morgan), and a
+  negated comparison also holds when the field is missing;
+- text matching is case-sensitive beyond ASCII, so the fact carries the text
+  case-folded and the words are case-folded here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from policy_service.ruleset.catalogue import engine_key
+from policy_service.ruleset.model import AllOf, AnyOf, Comparison, Condition, Not, RuleSet
+
+FACT_MARKER_KEY = "policy__fact"
+FACT_MARKER_VALUE = "comment"
+
+# The complement of each operator on a present value; "outside" exists only as
+# the complement of "between".
+_COMPLEMENT = {
+    "eq": "ne",
+    "ne": "eq",
+    "gt": "lte",
+    "gte": "lt",
+    "lt": "gte",
+    "lte": "gt",
+    "in": "not_in",
+    "not_in": "in",
+    "between": "outside",
+}
+_ENGINE_OP = {"ne": "$neq", "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
+
+EngineCondition = dict[str, Any]
+
+
+def compile_ruleset(ruleset: RuleSet) -> dict[str, Any]:
+    """Engine definitions for every rule of `ruleset`, keyed by rule id."""
+    definitions: dict[str, Any] = {}
+    for rule in ruleset.rules:
+        parts: list[EngineCondition] = [{FACT_MARKER_KEY: FACT_MARKER_VALUE}]
+        if rule.when is not None:
+            parts.append(compile_condition(rule.when))
+        definitions[rule.id] = {"all": [{"m": {"$and": parts}}]}
+    return definitions
+
+
+def compile_condition(condition: Condition, negate: bool = False) -> EngineCondition:
+    """One condition in the engine's language; `negate` compiles its negation."""
+    if isinstance(condition, Not):
+        return compile_condition(condition.item, not negate)
+    if isinstance(condition, AllOf | AnyOf):
+        conjunctive = isinstance(condition, AllOf) != negate
+        items = [compile_condition(c, negate) for c in condition.items]
+        if len(items) == 1:
+            return items[0]
+        return {"$and" if conjunctive else "$or": items}
+    return _comparison(condition, negate)
+
+
+def _comparison(c: Comparison, negate: bool) -> EngineCondition:
+    key = engine_key(c.field)
+    if c.op == "contains_any":
+        # The loader refuses `not` around text matches, so `negate` is False here.
+        return {"$mt": {key: ".*(" + "|".join(c.value) + ").*"}}
+    if not negate:
+        return _present(key, c.op, c.value)
+    # A comparison on a missing field is false, so its negation is true there.
+    return {"$or": [{"$nex": {key: 1}}, _present(key, _COMPLEMENT[c.op], c.value)]}
+
+
+def _present(key: str, op: str, value: Any) -> EngineCondition:
+    """`op` for a fact that has the field."""
+    if op == "in":
+        return _either([{key: v} for v in value], "$or")
+    if op == "not_in":
+        return _either([{"$neq": {key: v}} for v in value], "$and")
+    if op == "between":
+        return {"$and": [{"$gte": {key: value[0]}}, {"$lte": {key: value[1]}}]}
+    if op == "outside":
+        return {"$or": [{"$lt": {key: value[0]}}, {"$gt": {key: value[1]}}]}
+    if op == "eq":
+        return {key: value}
+    return {_ENGINE_OP[op]: {key: value}}
+
+
+def _either(items: list[EngineCondition], joiner: str) -> EngineCondition:
+    return items[0] if len(items) == 1 else {joiner: items}

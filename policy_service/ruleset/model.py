@@ -1,0 +1,105 @@
+"""Validated rule sets: immutable data the compiler and the evaluator can trust."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from policy_service.ruleset.source import Pos
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`field op value`, e.g. signals.severity gte 4."""
+
+    field: str
+    op: str
+    value: Any
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class AllOf:
+    items: tuple[Condition, ...]
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple[Condition, ...]
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Condition
+    pos: Pos
+
+
+Condition = Comparison | AllOf | AnyOf | Not
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a rule recommends."""
+
+    action: str
+    route: str | None = None
+    respond_within_seconds: int | None = None
+    guidance: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    priority: int
+    when: Condition | None  # None: the default rule, which always matches
+    then: Outcome
+    description: str | None
+    order: int  # position in the file: breaks ties between equal priorities
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class RuleTest:
+    """An inline test: an event (partial, filled with defaults), a given state, expectations."""
+
+    name: str
+    event: dict[str, Any]
+    expect: dict[str, Any]
+    state: dict[str, Any] = field(default_factory=dict)
+    after_seconds: int = 0  # the clock reads occurred_at plus this
+    pos: Pos = Pos(1, 1)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    multiplier_reach: int = 10_000
+    stale_after_seconds: int = 2 * 86400
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """One validated rule set (one file)."""
+
+    name: str
+    path: str
+    description: str | None
+    thresholds: Thresholds
+    rules: tuple[Rule, ...]
+    tests: tuple[RuleTest, ...]
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Every rule set of a rules directory, under one revision (content hash)."""
+
+    revision: str
+    rulesets: dict[str, RuleSet]
+    default_ruleset: str = "default"

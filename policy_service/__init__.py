@@ -11,7 +11,7 @@ import sys
 if not ((3, 11) <= sys.version_info[:2] <= (3, 12)):  # pragma: no cover
     raise RuntimeError(
         "policy-service needs CPython 3.11 or 3.12: its rule engine (durable_rules 2.0.28) "
-        "fails to import on %d.%d" % sys.version_info[:2]
+        f"fails to import on {sys.version_info[0]}.{sys.version_info[1]}"
     )
 
 __version__ = "0.1.0"

@@ -67,7 +67,9 @@ def _convert(name: str, raw: object, declared: object) -> object:
         try:
             return int(str(raw))
         except ValueError:
-            raise ConfigError(f"{PREFIX}{name.upper()} must be a whole number, not {raw!r}") from None
+            raise ConfigError(
+                f"{PREFIX}{name.upper()} must be a whole number, not {raw!r}"
+            ) from None
     if declared in ("Path", Path) and not isinstance(raw, Path):
         return Path(str(raw))
     return raw

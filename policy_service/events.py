@@ -128,7 +128,9 @@ class EventSchema(_StrictSchema):
     channel = ma.fields.String(validate=ma.validate.Length(max=64), allow_none=True)
     text = ma.fields.String(validate=ma.validate.Length(max=MAX_TEXT_CHARS), load_default="")
     lang = ma.fields.String(
-        validate=ma.validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", error="not a language tag"),
+        validate=ma.validate.Regexp(
+            r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", error="not a language tag"
+        ),
         allow_none=True,
     )
     author = ma.fields.Nested(AuthorSchema, required=True)

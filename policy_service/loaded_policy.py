@@ -52,3 +52,18 @@ def load(directory: Path, loaded_at: datetime) -> LoadedPolicy:
             done.compiled.close()
         raise
     return LoadedPolicy(policy, loaded, loaded_at)
+
+
+class PolicyHolder:
+    """The active policy of a process; swapped as a whole, read without locks."""
+
+    def __init__(self, initial: LoadedPolicy) -> None:
+        self._current = initial
+
+    def current(self) -> LoadedPolicy:
+        return self._current
+
+    def swap(self, new: LoadedPolicy) -> LoadedPolicy:
+        """Make `new` active and return the policy it replaced."""
+        old, self._current = self._current, new
+        return old

@@ -335,7 +335,9 @@ class _Checker:
         if any(i is None for i in items):
             return None
         built = tuple(i for i in items if i is not None)
-        return AllOf(built, value.key_pos[key]) if key == "all" else AnyOf(built, value.key_pos[key])
+        return (
+            AllOf(built, value.key_pos[key]) if key == "all" else AnyOf(built, value.key_pos[key])
+        )
 
     def field_conditions(self, name: str, container: LocDict) -> list[Comparison | None]:
         key_pos = container.key_pos[name]
@@ -382,7 +384,9 @@ class _Checker:
             if op == "between" and len(value) != 2:
                 self.error(pos, "between takes exactly two values: [low, high]")
                 return _INVALID
-            items = [self.scalar(field, op, v, p) for v, p in zip(value, value.item_pos, strict=True)]
+            items = [
+                self.scalar(field, op, v, p) for v, p in zip(value, value.item_pos, strict=True)
+            ]
             if any(i is _INVALID for i in items):
                 return _INVALID
             if op == "between" and items[0] > items[1]:
@@ -407,7 +411,8 @@ class _Checker:
                 field.maximum is not None and value > field.maximum
             ):
                 self.error(
-                    pos, f"{value!r} is outside {field.name}'s range {field.minimum}..{field.maximum}"
+                    pos,
+                    f"{value!r} is outside {field.name}'s range {field.minimum}..{field.maximum}",
                 )
                 return _INVALID
             return value

@@ -1,0 +1,1 @@
+"""The REST API: Flask views, request and response schemas, problem documents."""

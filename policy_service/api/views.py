@@ -1,0 +1,147 @@
+"""HTTP endpoints: thin adapters from requests to the Evaluator and back."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import marshmallow as ma
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from policy_service.api.openapi import build_spec
+from policy_service.api.problems import ApiProblem, validation_problem
+from policy_service.api.schemas import BatchRequestSchema
+from policy_service.errors import EventError
+from policy_service.events import ID_REGEX, parse_event
+from policy_service.services import Services
+
+MAX_EVENT_BYTES = 64 * 1024
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+
+bp = Blueprint("api", __name__)
+_BATCH_SCHEMA = BatchRequestSchema()
+_ACCOUNT = re.compile(ID_REGEX)
+
+
+def services() -> Services:
+    found: Services = current_app.extensions["policy_service"]
+    return found
+
+
+def _json_body(limit: int) -> Any:
+    """The request's JSON document; 415, 413 or 400 problems otherwise."""
+    if request.mimetype != "application/json":
+        raise ApiProblem(
+            415,
+            "Unsupported Media Type",
+            f"Send the body as application/json, not {request.mimetype or 'nothing'}.",
+        )
+    request.max_content_length = limit
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise ApiProblem(400, "Bad Request", "The body is not UTF-8 text.") from None
+    except json.JSONDecodeError as exc:
+        raise ApiProblem(
+            400,
+            "Bad Request",
+            f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+        ) from None
+
+
+def _decide(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ApiProblem(422, "Invalid event", "An event must be a JSON object.")
+    try:
+        event = parse_event(data)
+    except ma.ValidationError as exc:
+        raise validation_problem(exc) from None
+    try:
+        decision, duplicate = services().evaluator.decide(event)
+    except EventError as exc:
+        raise ApiProblem(422, "Cannot decide", str(exc)) from None
+    decision["duplicate"] = duplicate
+    return decision
+
+
+@bp.post("/v1/decisions")
+def decide_one() -> Response:
+    return jsonify(_decide(_json_body(MAX_EVENT_BYTES)))
+
+
+@bp.post("/v1/decisions/batch")
+def decide_batch() -> Response:
+    body = _json_body(MAX_BATCH_BYTES)
+    if not isinstance(body, dict):
+        raise ApiProblem(422, "Invalid batch", 'A batch must be a JSON object: {"events": [...]}.')
+    try:
+        events = _BATCH_SCHEMA.load(body)["events"]
+    except ma.ValidationError as exc:
+        raise validation_problem(exc, "batch") from None
+    results: list[dict[str, Any]] = []
+    for item in events:
+        try:
+            results.append(_decide(item))
+        except ApiProblem as problem:
+            results.append({"error": problem.to_json()})
+    return jsonify({"results": results})
+
+
+@bp.get("/v1/accounts/<account>/state")
+def account_state(account: str) -> Response:
+    if not _ACCOUNT.match(account):
+        raise ApiProblem(
+            422,
+            "Invalid account",
+            "An account id is 1-64 letters, digits or the characters . _ : -",
+            {"account": ["invalid id"]},
+        )
+    return jsonify(services().store.account_state(account))
+
+
+@bp.get("/v1/rulesets")
+def rulesets() -> Response:
+    active = services().policies.current()
+    return jsonify(
+        {
+            "revision": active.revision,
+            "loaded_at": active.loaded_at.isoformat(),
+            "default": active.policy.default_ruleset,
+            "rulesets": [
+                {
+                    "name": name,
+                    "path": loaded.ruleset.path,
+                    "revision": active.revision,
+                    "rules": len(loaded.ruleset.rules),
+                    "tests": len(loaded.ruleset.tests),
+                }
+                for name, loaded in sorted(active.rulesets.items())
+            ],
+        }
+    )
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    svc = services()
+    checks = {
+        "rules": svc.policies.current().revision,
+        "store": "up" if svc.store.ping() else "down",
+    }
+    ready = checks["store"] == "up"
+    response = jsonify({"status": "ready" if ready else "not ready", "checks": checks})
+    response.status_code = 200 if ready else 503
+    return response
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    cache = current_app.extensions.setdefault("policy_service.openapi", build_spec())
+    return jsonify(cache)

@@ -1,0 +1,146 @@
+"""The `policy-service` command line (click); it never imports Flask."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from policy_service import __version__
+from policy_service.config import Settings
+from policy_service.errors import ConfigError, PolicyError, RuleFileError
+from policy_service.loaded_policy import load
+from policy_service.ruleset.loader import load_ruleset, rule_files
+from policy_service.ruletests import run_tests
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="policy-service")
+def main() -> None:
+    """Decide what to do with social-media comments, and why (ignore, acknowledge,
+    reply to fans, escalate), from declarative rule files."""
+
+
+@main.command()
+@click.option("--workers", type=int, default=None, help="Worker processes (POLICY_WORKERS).")
+def serve(workers: int | None) -> None:
+    """Serve the REST API under gunicorn.
+
+    Settings come from the environment: POLICY_HOST (127.0.0.1), POLICY_PORT
+    (8080), POLICY_RULES_DIR (rules), POLICY_STATE_URL (memory://),
+    POLICY_WORKERS (0: one per core with Redis, one with the memory store),
+    POLICY_LOG_LEVEL (info).
+    """
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    count = workers if workers is not None else settings.workers
+    if settings.state_url.startswith("memory://"):
+        # The memory store lives in one process: several workers would each
+        # keep their own windows and duplicates.
+        if count > 1:
+            raise click.ClickException("the memory store serves one worker; use Redis for more")
+        count = 1
+    elif count == 0:
+        count = 2 * (os.cpu_count() or 1)
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    argv = [
+        gunicorn,
+        "--bind",
+        f"{settings.host}:{settings.port}",
+        "--workers",
+        str(count),
+        "--log-level",
+        settings.log_level,
+        "--access-logfile",
+        "-",
+        "policy_service.app:create_app()",
+    ]
+    click.echo(
+        f"serving on http://{settings.host}:{settings.port} with {count} worker(s)", err=True
+    )
+    os.execv(argv[0], argv)
+
+
+@main.group()
+def rules() -> None:
+    """Check and test rule files."""
+
+
+def _paths(paths: tuple[Path, ...]) -> list[Path]:
+    if not paths:
+        paths = (Settings.from_env().rules_dir,)
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(rule_files(path))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise click.BadParameter(f"{path} does not exist", param_hint="PATH")
+    return found
+
+
+@rules.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def rules_check(paths: tuple[Path, ...]) -> None:
+    """Validate rule files (default: POLICY_RULES_DIR); print every problem as
+    path:line:column: error: message. Exit 1 on any error."""
+    errors = 0
+    files = _paths(paths)
+    for path in files:
+        try:
+            load_ruleset(path.read_bytes(), str(path))
+        except RuleFileError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem))
+                errors += problem.severity == "error"
+    if errors:
+        raise click.ClickException(f"{errors} error(s) in {len(files)} file(s)")
+    click.echo(f"{len(files)} file(s) OK")
+
+
+@rules.command("test")
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+def rules_test(directory: Path | None) -> None:
+    """Run the inline tests of every rule file in DIRECTORY (default: POLICY_RULES_DIR)
+    through the service's evaluator. Exit 1 on a failure."""
+    directory = directory or Settings.from_env().rules_dir
+    try:
+        policy = load(directory, datetime.now(UTC))
+    except RuleFileError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem))
+        raise click.ClickException("the rules do not load; fix the errors above") from None
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        report = run_tests(policy)
+    finally:
+        policy.close()
+    for outcome in report.outcomes:
+        mark = "PASSED" if outcome.passed else "FAILED"
+        click.echo(f"{outcome.location} {outcome.ruleset}: {outcome.test.name} {mark}")
+        for failure in outcome.failures:
+            click.echo(f"    {failure}")
+    for name, missing in report.uncovered.items():
+        total = len(policy.rulesets[name].ruleset.rules)
+        covered = total - len(missing)
+        line = f"coverage {name}: {covered}/{total} rules won at least one test"
+        click.echo(line + (f"; untested: {', '.join(missing)}" if missing else ""))
+    failed = len(report.failed)
+    summary = f"{len(report.outcomes) - failed} passed, {failed} failed"
+    if failed:
+        raise click.ClickException(summary)
+    click.echo(summary)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    logging.basicConfig(level=logging.INFO)
+    main()

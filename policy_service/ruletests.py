@@ -1,0 +1,85 @@
+"""Run the inline tests of rule files through the same Evaluator as the service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import marshmallow as ma
+
+from policy_service.analysis import DefaultsAnalyzer
+from policy_service.clock import FixedClock
+from policy_service.evaluator import Evaluator
+from policy_service.events import parse_event
+from policy_service.loaded_policy import LoadedPolicy
+from policy_service.ruleset.model import RuleTest
+from policy_service.state.memory import MemoryStore
+
+# What a test event gets when it does not say: rule authors write only what
+# matters to the case.
+EVENT_DEFAULTS: Mapping[str, Any] = {
+    "account": "rule-test",
+    "occurred_at": "2026-01-01T12:00:00Z",
+    "author": {"id": "test-author"},
+}
+
+
+@dataclass
+class TestOutcome:
+    ruleset: str
+    path: str
+    test: RuleTest
+    passed: bool
+    failures: list[str] = field(default_factory=list)
+    decision: dict[str, Any] | None = None
+
+    @property
+    def location(self) -> str:
+        return f"{self.path}:{self.test.pos.line}"
+
+
+@dataclass
+class TestReport:
+    outcomes: list[TestOutcome]
+    # rule set name -> ids of rules that no test made the winner
+    uncovered: dict[str, list[str]]
+
+    @property
+    def failed(self) -> list[TestOutcome]:
+        return [o for o in self.outcomes if not o.passed]
+
+
+def run_tests(policy: LoadedPolicy) -> TestReport:
+    """Run every inline test of every rule set of `policy`."""
+    outcomes: list[TestOutcome] = []
+    uncovered: dict[str, list[str]] = {}
+    for name, loaded in sorted(policy.rulesets.items()):
+        won: set[str] = set()
+        for index, test in enumerate(loaded.ruleset.tests):
+            outcome = run_one(policy, name, test, index)
+            outcomes.append(outcome)
+            if outcome.decision is not None:
+                won.add(outcome.decision["rule"])
+        uncovered[name] = [r.id for r in loaded.ruleset.rules if r.id not in won]
+    return TestReport(outcomes, uncovered)
+
+
+def run_one(policy: LoadedPolicy, ruleset: str, test: RuleTest, index: int) -> TestOutcome:
+    """One test on a fresh memory store, with the clock at occurred_at + after."""
+    path = policy.rulesets[ruleset].ruleset.path
+    data = {**EVENT_DEFAULTS, "event_id": f"test-{index + 1}", **test.event}
+    try:
+        event = parse_event(data)
+    except ma.ValidationError as exc:
+        return TestOutcome(ruleset, path, test, False, [f"invalid test event: {exc.messages}"])
+    clock = FixedClock(event.occurred_at + timedelta(seconds=test.after_seconds))
+    evaluator = Evaluator(lambda: policy, MemoryStore(), clock, DefaultsAnalyzer())
+    decision, _ = evaluator.decide(event, ruleset=ruleset, given_state=test.state)
+    failures = [
+        f"expected {key} {want!r}, got {decision.get(key)!r}"
+        for key, want in test.expect.items()
+        if decision.get(key) != want
+    ]
+    return TestOutcome(ruleset, path, test, not failures, failures, decision)

@@ -1,0 +1,18 @@
+"""The long-lived objects of one process, built by the app factory and shared by views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from policy_service.config import Settings
+from policy_service.evaluator import Evaluator
+from policy_service.loaded_policy import PolicyHolder
+from policy_service.state import StateStore
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    policies: PolicyHolder
+    store: StateStore
+    evaluator: Evaluator

@@ -7,6 +7,7 @@ the command line validates event files with them without importing Flask.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,8 @@ import marshmallow as ma
 from policy_service.ruleset.catalogue import TONES
 
 ID_REGEX = r"^[A-Za-z0-9._:-]{1,64}$"
+_ID = re.compile(ID_REGEX)
+_LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 MAX_TEXT_CHARS = 10_000
 
 
@@ -58,13 +61,25 @@ class Event:
     signals: CallerSignals = CallerSignals()
 
 
-def _ident(**kwargs: Any) -> ma.fields.String:
-    return ma.fields.String(
-        validate=ma.validate.Regexp(
-            ID_REGEX, error="must be 1-64 letters, digits or the characters . _ : -"
-        ),
-        **kwargs,
-    )
+def is_valid_id(value: str) -> bool:
+    """Ids reach logs and store keys: letters, digits and ._:- only, 1 to 64 of them."""
+    # fullmatch, not match: "$" alone would let a trailing newline through.
+    return _ID.fullmatch(value) is not None
+
+
+def _validate_id(value: str) -> None:
+    if not is_valid_id(value):
+        raise ma.ValidationError("must be 1-64 letters, digits or the characters . _ : -")
+
+
+def _validate_lang(value: str) -> None:
+    if _LANG.fullmatch(value) is None:
+        raise ma.ValidationError("not a language tag such as en, fr or pt-BR")
+
+
+def _ident(description: str = "", **kwargs: Any) -> ma.fields.String:
+    metadata = {"pattern": ID_REGEX, "maxLength": 64, "description": description}
+    return ma.fields.String(validate=_validate_id, metadata=metadata, **kwargs)
 
 
 class StrictBoolean(ma.fields.Boolean):
@@ -82,7 +97,7 @@ class _StrictSchema(ma.Schema):
 
 
 class AuthorSchema(_StrictSchema):
-    id = _ident(required=True, metadata={"description": "author id on the channel"})
+    id = _ident("author id on the channel", required=True)
     reach = ma.fields.Integer(
         strict=True,
         validate=ma.validate.Range(min=0, max=10**10),
@@ -120,18 +135,15 @@ class SignalsSchema(_StrictSchema):
 
 
 class EventSchema(_StrictSchema):
-    event_id = _ident(required=True, metadata={"description": "unique per account"})
-    account = _ident(required=True, metadata={"description": "brand, page or channel owner"})
+    event_id = _ident("unique per account", required=True)
+    account = _ident("brand, page or channel owner", required=True)
     occurred_at = ma.fields.AwareDateTime(
         format="iso", required=True, metadata={"description": "when the comment was posted"}
     )
     channel = ma.fields.String(validate=ma.validate.Length(max=64), allow_none=True)
     text = ma.fields.String(validate=ma.validate.Length(max=MAX_TEXT_CHARS), load_default="")
     lang = ma.fields.String(
-        validate=ma.validate.Regexp(
-            r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", error="not a language tag"
-        ),
-        allow_none=True,
+        validate=_validate_lang, metadata={"pattern": _LANG.pattern}, allow_none=True
     )
     author = ma.fields.Nested(AuthorSchema, required=True)
     thread = ma.fields.Nested(ThreadSchema, allow_none=True)

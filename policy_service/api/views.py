@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import marshmallow as ma
@@ -13,7 +12,7 @@ from policy_service.api.openapi import build_spec
 from policy_service.api.problems import ApiProblem, validation_problem
 from policy_service.api.schemas import BatchRequestSchema
 from policy_service.errors import EventError
-from policy_service.events import ID_REGEX, parse_event
+from policy_service.events import is_valid_id, parse_event
 from policy_service.services import Services
 
 MAX_EVENT_BYTES = 64 * 1024
@@ -21,7 +20,6 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024
 
 bp = Blueprint("api", __name__)
 _BATCH_SCHEMA = BatchRequestSchema()
-_ACCOUNT = re.compile(ID_REGEX)
 
 
 def services() -> Services:
@@ -91,7 +89,7 @@ def decide_batch() -> Response:
 
 @bp.get("/v1/accounts/<account>/state")
 def account_state(account: str) -> Response:
-    if not _ACCOUNT.match(account):
+    if not is_valid_id(account):
         raise ApiProblem(
             422,
             "Invalid account",

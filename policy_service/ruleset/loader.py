@@ -99,10 +99,12 @@ def load_policy(directory: Path) -> Policy:
 def load_ruleset(data: bytes, path: str) -> RuleSet:
     """Parse and validate one rule file. Raises RuleFileError with every problem found."""
     document = parse_yaml(data, path)
+    if document is None:
+        raise RuleFileError([Problem(path, 1, 1, "empty rule file")])
     checker = _Checker(path)
     ruleset = checker.ruleset(document)
     if checker.problems or ruleset is None:
-        raise RuleFileError(checker.problems or [Problem(path, 1, 1, "empty rule file")])
+        raise RuleFileError(checker.problems or [Problem(path, 1, 1, "invalid rule file")])
     return ruleset
 
 

@@ -111,7 +111,10 @@ class _Builder:
         # An alias is the same node object met twice: refuse it, so that an
         # alias bomb cannot expand and rule files stay readable on their own.
         if id(node) in self._seen:
-            raise self._fail(node, "YAML anchors and aliases are not allowed in rule files")
+            raise self._fail(
+                node,
+                "YAML anchors and aliases are not allowed in rule files (this value is reused)",
+            )
         self._seen.add(id(node))
         if len(self._seen) > MAX_NODES:
             raise self._fail(node, f"more than {MAX_NODES} values in one file")

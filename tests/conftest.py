@@ -1,0 +1,54 @@
+"""Shared fixtures: the real app on the real rule files, and helpers to build events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from policy_service.app import create_app
+from policy_service.clock import FixedClock
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES_DIR = ROOT / "rules"
+NOW = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
+
+
+def make_event(**overrides: Any) -> dict[str, Any]:
+    """The README's example event, with overrides (nested dicts replace whole)."""
+    event: dict[str, Any] = {
+        "event_id": "c-123",
+        "account": "acme",
+        "occurred_at": "2026-11-25T10:00:00Z",
+        "channel": "instagram",
+        "text": "The app crashes when I upload a photo",
+        "lang": "en",
+        "author": {"id": "u1", "reach": 1200, "is_customer": True, "verified": False},
+        "thread": {"id": "p9", "published_at": "2026-11-25T08:00:00Z", "by_brand": True},
+        "signals": {"tone": "negative", "severity": 2, "constructive": True},
+    }
+    event.update(overrides)
+    return event
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def app(clock: FixedClock) -> Iterator[Flask]:
+    app = create_app({"rules_dir": RULES_DIR, "state_url": "memory://"}, clock=clock)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["policy_service"].policies.current().close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -1,0 +1,124 @@
+"""The REST contract: what callers send and what they get back."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from tests.conftest import make_event
+
+
+def test_decision_names_everything_a_caller_needs(client: FlaskClient) -> None:
+    response = client.post("/v1/decisions", json=make_event())
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["event_id"] == "c-123"
+    assert body["account"] == "acme"
+    assert body["action"] == "acknowledge"
+    assert body["rule"] == "constructive-criticism"
+    assert body["matched_rules"][0] == body["rule"]
+    assert body["matched_rules"] == [
+        "constructive-criticism",
+        "customer-complaint",
+        "nothing-to-do",
+    ]
+    assert body["route"] == "product"
+    assert body["respond_within_seconds"] == 4 * 3600
+    assert body["guidance"]
+    assert body["ruleset"]["name"] == "default"
+    assert len(body["ruleset"]["revision"]) == 12
+    assert body["signals"]["tone"] == {"value": "negative", "source": "caller"}
+    assert body["state"]["crisis_level"] == "calm"
+    assert body["duplicate"] is False
+    assert body["decision_id"].startswith("d-")
+    assert body["decided_at"] == "2026-11-25T10:30:00Z"
+
+
+def test_missing_signals_are_filled_with_marked_defaults(client: FlaskClient) -> None:
+    event = make_event()
+    del event["signals"]
+    body = client.post("/v1/decisions", json=event).get_json()
+    assert body["signals"]["tone"] == {"value": "neutral", "source": "default"}
+    assert body["signals"]["severity"] == {"value": 0, "source": "default"}
+    assert body["signals"]["constructive"] == {"value": False, "source": "default"}
+
+
+def test_only_required_fields_are_enough(client: FlaskClient) -> None:
+    event = {
+        "event_id": "e1",
+        "account": "acme",
+        "occurred_at": "2026-11-25T10:00:00+01:00",
+        "author": {"id": "u1"},
+    }
+    response = client.post("/v1/decisions", json=event)
+    assert response.status_code == 200
+    assert response.get_json()["rule"] == "nothing-to-do"
+
+
+def test_a_duplicate_gets_the_first_answer_marked_duplicate(client: FlaskClient) -> None:
+    first = client.post("/v1/decisions", json=make_event()).get_json()
+    # Same id, different content: the first answer stands, the event is not decided again.
+    again = client.post("/v1/decisions", json=make_event(signals={"tone": "positive"})).get_json()
+    assert again["duplicate"] is True
+    assert {k: v for k, v in again.items() if k != "duplicate"} == {
+        k: v for k, v in first.items() if k != "duplicate"
+    }
+
+
+def test_the_same_event_id_on_another_account_is_not_a_duplicate(client: FlaskClient) -> None:
+    client.post("/v1/decisions", json=make_event())
+    other = client.post("/v1/decisions", json=make_event(account="other-brand")).get_json()
+    assert other["duplicate"] is False
+
+
+def test_batch_answers_in_order_and_isolates_bad_events(client: FlaskClient) -> None:
+    events = [
+        make_event(event_id="b1", signals={"tone": "positive"}),
+        make_event(event_id="b 2"),
+        "not an object",
+        make_event(event_id="b3", signals={"tone": "hostile", "severity": 5}),
+    ]
+    response = client.post("/v1/decisions/batch", json={"events": events})
+    assert response.status_code == 200
+    results = response.get_json()["results"]
+    assert len(results) == 4
+    assert results[0]["action"] == "reply_to_fans"
+    assert results[1]["error"]["status"] == 422
+    assert "event_id" in results[1]["error"]["errors"]
+    assert results[2]["error"]["status"] == 422
+    assert results[3]["rule"] == "threat-or-hate"
+    # The bad event was not remembered: sent again corrected, it is decided, not a duplicate.
+    fixed = client.post("/v1/decisions", json=make_event(event_id="b2")).get_json()
+    assert fixed["duplicate"] is False
+
+
+def test_batch_marks_duplicates_within_the_batch(client: FlaskClient) -> None:
+    events = [make_event(event_id="same"), make_event(event_id="same")]
+    results = client.post("/v1/decisions/batch", json={"events": events}).get_json()["results"]
+    assert [r["duplicate"] for r in results] == [False, True]
+
+
+def test_probes(client: FlaskClient) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"]["store"] == "up"
+
+
+def test_rulesets_lists_the_active_revision(client: FlaskClient) -> None:
+    body = client.get("/v1/rulesets").get_json()
+    decision = client.post("/v1/decisions", json=make_event()).get_json()
+    assert body["revision"] == decision["ruleset"]["revision"]
+    assert body["rulesets"][0]["name"] == "default"
+    assert body["rulesets"][0]["rules"] >= 7
+
+
+def test_openapi_is_generated_from_the_validating_schemas(client: FlaskClient) -> None:
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    event = spec["components"]["schemas"]["Event"]
+    assert set(event["required"]) == {"event_id", "account", "occurred_at", "author"}
+    assert event["additionalProperties"] is False
+    assert "/v1/decisions" in spec["paths"]
+    assert "/v1/decisions/batch" in spec["paths"]
+    decision = spec["components"]["schemas"]["Decision"]
+    assert {"action", "rule", "matched_rules", "ruleset", "duplicate"} <= set(decision["required"])

@@ -1,0 +1,23 @@
+"""The documentation stays true to the code."""
+
+from __future__ import annotations
+
+from policy_service.ruleset.catalogue import ACTIONS, ALL_OPERATORS, FIELDS
+from tests.conftest import ROOT
+
+
+def test_rules_doc_lists_every_field_operator_and_action() -> None:
+    text = (ROOT / "docs" / "rules.md").read_text()
+    for field in FIELDS:
+        assert f"`{field.name}`" in text, field.name
+    for op in ALL_OPERATORS:
+        assert f"`{op}`" in text, op
+    for action in ACTIONS:
+        assert action in text, action
+
+
+def test_readme_shows_the_two_commands_and_every_setting() -> None:
+    text = (ROOT / "README.md").read_text()
+    assert "make run" in text and "make test" in text
+    for name in ("HOST", "PORT", "RULES_DIR", "STATE_URL", "WORKERS", "LOG_LEVEL"):
+        assert f"POLICY_{name}" in text

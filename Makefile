@@ -1,5 +1,9 @@
 # Two commands on a fresh machine: `make run` and `make test`.
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || echo python3)
+# durable_rules runs on CPython 3.11 and 3.12 only: take the first interpreter
+# that really runs and is one of them (pyenv shims can exist without running).
+PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
+	$$p -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] <= (3, 12)))' 2>/dev/null \
+	&& command -v $$p && break; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -7,7 +11,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint typecheck unit bench clean
 
 $(BIN)/python:
-	$(PYTHON) -c 'import sys; sys.exit("policy-service needs CPython 3.11 or 3.12 (durable_rules does not run on %d.%d)" % sys.version_info[:2]) if not ((3, 11) <= sys.version_info[:2] <= (3, 12)) else None'
+	@test -n "$(PYTHON)" || { echo "policy-service needs CPython 3.11 or 3.12 (durable_rules 2.0.28 does not import on 3.13); none found" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 

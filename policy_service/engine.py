@@ -14,6 +14,7 @@ and never releases the GIL, so calls are serialized by one lock per process.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -23,6 +24,7 @@ from typing import Any
 import durable_rules_engine as _core
 
 from policy_service.errors import PolicyError
+from policy_service.ruleset.catalogue import FLOAT_MAX_MAGNITUDE, FLOAT_MIN_MAGNITUDE
 from policy_service.ruleset.compiler import FACT_MARKER_KEY, FACT_MARKER_VALUE
 
 # One lock for the whole process: the C core keeps global tables shared by
@@ -33,6 +35,15 @@ _SESSION = "0"
 # Result codes of the C core's assert calls (see durable.engine.Ruleset).
 _NOT_HANDLED = 1
 _OBSERVED = 2
+
+
+def engine_number(value: float) -> float:
+    """`value` as a float the core can read: tiny magnitudes become 0, huge ones are capped."""
+    if abs(value) < FLOAT_MIN_MAGNITUDE:
+        return 0.0
+    if abs(value) >= FLOAT_MAX_MAGNITUDE:
+        return FLOAT_MAX_MAGNITUDE if value > 0 else -FLOAT_MAX_MAGNITUDE
+    return value
 
 
 class EngineError(PolicyError):
@@ -59,7 +70,7 @@ class CompiledRules:
         with _CORE_LOCK:
             if self._closed:
                 raise EngineError(f"rule set {self.name} was closed")
-            payload = dict(fact)
+            payload = {k: engine_number(v) if type(v) is float else v for k, v in fact.items()}
             payload["id"] = next(self._ids)
             payload[FACT_MARKER_KEY] = FACT_MARKER_VALUE
             text = json.dumps(payload)
@@ -67,7 +78,8 @@ class CompiledRules:
                 return self._evaluate(text)
             except Exception as exc:
                 # Never leave a half-evaluated fact behind for the next caller.
-                _core.delete_state(self._handle, _SESSION)
+                with contextlib.suppress(Exception):
+                    _core.delete_state(self._handle, _SESSION)
                 raise EngineError(f"the engine failed on a fact: {exc}") from exc
 
     def _evaluate(self, text: str) -> set[str]:

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from policy_service.analysis import Analyzer, Signal, resolve_signals
 from policy_service.clock import Clock
-from policy_service.errors import EventError
+from policy_service.errors import EventError, StoreUnavailable
 from policy_service.events import Event
 from policy_service.loaded_policy import LoadedPolicy, LoadedRuleSet
 from policy_service.ruleset.catalogue import engine_key
 from policy_service.ruleset.model import Rule
-from policy_service.state import Observation, StateStore
+from policy_service.state import Observation, Observed, StateStore
+
+log = logging.getLogger(__name__)
+
+# Clocks of callers and of the service drift a little; beyond this an event
+# from the future is refused rather than counted in windows not yet open.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+PENDING_WAIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -92,23 +100,31 @@ class Evaluator:
         """
         policy = self._policy()
         loaded = self._ruleset_for(policy, event, ruleset)
-        signals = resolve_signals(event, self._analyzer)
-        observed = self._store.observe(
-            Observation(
-                account=event.account,
-                event_id=event.event_id,
-                at=event.occurred_at,
-                author_id=event.author.id,
-                tone=str(signals["tone"].value),
+        now = self._clock.now()
+        if event.occurred_at - now > FUTURE_TOLERANCE:
+            raise EventError(
+                f"occurred_at {event.occurred_at.isoformat()} is more than "
+                f"{int(FUTURE_TOLERANCE.total_seconds())} s ahead of the service's clock"
             )
-        )
+        signals = resolve_signals(event, self._analyzer)
+        observed = self._observe(event, signals, loaded)
         if observed.previous is not None:
             return dict(observed.previous), True
+        duplicate = False
+        if observed.pending:
+            # Another request is deciding this very event: give its answer.
+            previous = self._store.wait_for_decision(
+                event.account, event.event_id, PENDING_WAIT_SECONDS
+            )
+            if previous is not None:
+                return dict(previous), True
+            # It did not finish in time: answer from the snapshot, count nothing.
+            duplicate = True
         state = dict(observed.fields)
         if given_state:
             state.update(given_state)
-        now = self._clock.now()
-        fact = build_fact(event, signals, state, now, loaded)
+        crisis_since = observed.crisis_since
+        fact = build_fact(event, signals, state, now, loaded, crisis_since)
         matched = self._ranked(loaded, loaded.compiled.matching_rules(fact))
         winner = matched[0]
         decision = Decision(
@@ -128,8 +144,40 @@ class Evaluator:
             decided_at=now,
             degraded=observed.degraded,
         ).to_json()
-        self._store.record(event.account, event.event_id, decision)
-        return decision, False
+        if observed.problems:
+            decision["state_problems"] = list(observed.problems)
+        if not duplicate and not observed.degraded:
+            try:
+                self._store.record(event.account, event.event_id, decision)
+            except StoreUnavailable as exc:
+                # The answer stands; only its replay for a duplicate is lost.
+                log.warning("decision for %s not recorded: %s", event.event_id, exc)
+                decision["degraded"] = True
+                decision["state_problems"] = [f"decision not recorded: {exc}"]
+        return decision, duplicate
+
+    def _observe(
+        self, event: Event, signals: Mapping[str, Signal], loaded: LoadedRuleSet
+    ) -> Observed:
+        reach = event.author.reach
+        observation = Observation(
+            account=event.account,
+            event_id=event.event_id,
+            at=event.occurred_at,
+            author_id=event.author.id,
+            tone=str(signals["tone"].value),
+            is_multiplier=reach is not None and reach >= loaded.ruleset.thresholds.multiplier_reach,
+            is_customer=event.author.is_customer,
+            thread_id=event.thread.id if event.thread else None,
+            crisis=loaded.crisis,
+        )
+        try:
+            return self._store.observe(observation)
+        except StoreUnavailable as exc:
+            # The rules still decide, without state: every state.* field is
+            # unknown (comparisons on it are false) and the answer says so.
+            log.warning("state unavailable for %s: %s", event.event_id, exc)
+            return Observed({}, degraded=True, problems=(f"state not read: {exc}",))
 
     @staticmethod
     def _ruleset_for(policy: LoadedPolicy, event: Event, name: str | None) -> LoadedRuleSet:
@@ -155,6 +203,7 @@ def build_fact(
     state: Mapping[str, Any],
     now: datetime,
     loaded: LoadedRuleSet,
+    crisis_since: datetime | None = None,
 ) -> dict[str, Any]:
     """The flat fact the engine matches: catalogue fields, absent where unknown."""
     thresholds = loaded.ruleset.thresholds
@@ -181,6 +230,11 @@ def build_fact(
         if event.thread.published_at is not None:
             since_post = (now - event.thread.published_at).total_seconds() / 60
             values["time.minutes_since_post"] = max(0.0, since_post)
+    if crisis_since is not None:
+        values["time.minutes_in_crisis"] = max(0.0, (now - crisis_since).total_seconds() / 60)
+    elif state.get("crisis_level") in ("crisis", "recovery"):
+        # A rule test that gives the level without a start: the crisis starts now.
+        values["time.minutes_in_crisis"] = 0.0
     for name, signal in signals.items():
         values[f"signals.{name}"] = signal.value
     for name, value in state.items():

@@ -7,15 +7,17 @@ from datetime import datetime
 from pathlib import Path
 
 from policy_service.engine import CompiledRules
-from policy_service.ruleset.compiler import compile_ruleset
+from policy_service.ruleset.compiler import compile_ruleset, portable_condition
 from policy_service.ruleset.loader import load_policy
 from policy_service.ruleset.model import Policy, RuleSet
+from policy_service.state import CrisisRules
 
 
 @dataclass(frozen=True)
 class LoadedRuleSet:
     ruleset: RuleSet
     compiled: CompiledRules
+    crisis: CrisisRules
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,16 @@ class LoadedPolicy:
             loaded.compiled.close()
 
 
+def crisis_rules(ruleset: RuleSet) -> CrisisRules:
+    """The rule set's crisis levels in the form the state stores evaluate."""
+    levels = ruleset.crisis
+    return CrisisRules(
+        watch=portable_condition(levels.watch),
+        crisis=portable_condition(levels.crisis),
+        cool_down_seconds=levels.cool_down_seconds,
+    )
+
+
 def load(directory: Path, loaded_at: datetime) -> LoadedPolicy:
     """Validate and compile every rule file of `directory`.
 
@@ -46,7 +58,7 @@ def load(directory: Path, loaded_at: datetime) -> LoadedPolicy:
     try:
         for name, ruleset in policy.rulesets.items():
             compiled = CompiledRules(f"{name}@{policy.revision}", compile_ruleset(ruleset))
-            loaded[name] = LoadedRuleSet(ruleset, compiled)
+            loaded[name] = LoadedRuleSet(ruleset, compiled, crisis_rules(ruleset))
     except BaseException:
         for done in loaded.values():
             done.compiled.close()

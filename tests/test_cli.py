@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,8 @@ def test_rules_test_runs_the_inline_tests() -> None:
     result = CliRunner().invoke(main, ["rules", "test", str(RULES_DIR)])
     assert result.exit_code == 0, result.output
     assert "0 failed" in result.output
-    assert "coverage default: 11/11" in result.output
+    covered = re.search(r"coverage default: (\d+)/(\d+) rules", result.output)
+    assert covered is not None and covered[1] == covered[2]
 
 
 def test_rules_test_reports_a_failing_case(tmp_path: Path) -> None:

@@ -158,6 +158,15 @@ def test_engine_agrees_with_the_plain_reading(
     assert _matches(rules, values) == expected
 
 
+@pytest.mark.parametrize("minutes", [5e-324, 1e-5, 1.5e-4, 1e16, 3.5e20])
+def test_floats_python_writes_with_an_exponent_reach_the_engine(
+    compiled: tuple[RuleSet, CompiledRules], minutes: float
+) -> None:
+    # 1 ms after a comment is 1.7e-05 minutes: the engine must still decide.
+    matched = _matches(compiled[1], {"time.minutes_since_post": minutes})
+    assert ("minutes" in matched) is (minutes >= 60)
+
+
 @pytest.mark.parametrize(
     ("values", "rule", "expected"),
     [

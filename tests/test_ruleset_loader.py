@@ -174,3 +174,10 @@ def test_directory_revision_is_a_content_hash(tmp_path: Path) -> None:
     assert load_policy(tmp_path).revision == first
     (tmp_path / "default.yaml").write_text(VALID.replace("demo", "default") + "# edited\n")
     assert load_policy(tmp_path).revision != first
+
+
+def test_numbers_the_engine_cannot_read_are_refused() -> None:
+    found = problems(
+        VALID.replace("{signals.tone: {eq: positive}}", "{state.velocity: {gte: 0.00001}}")
+    )
+    assert "numbers are 0 or between 0.0001 and 10^15" in found[0]

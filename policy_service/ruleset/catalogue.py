@@ -22,6 +22,12 @@ TONES = ("positive", "neutral", "negative", "hostile")
 CRISIS_LEVELS = ("calm", "watch", "crisis", "recovery")
 ACTIONS = ("ignore", "acknowledge", "reply_to_fans", "escalate")
 
+# durable_rules' JSON reader refuses exponents (1e-05, 1E+2: "error code 204"),
+# which Python writes for floats below 1e-4 or from 1e16 in magnitude: rule
+# values must stay inside, and facts are brought inside by the engine module.
+FLOAT_MIN_MAGNITUDE = 1e-4
+FLOAT_MAX_MAGNITUDE = 1e15
+
 ORDERED_OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between")
 OPERATORS: dict[Kind, tuple[str, ...]] = {
     Kind.INTEGER: ORDERED_OPS,
@@ -71,6 +77,49 @@ FIELDS: tuple[Field, ...] = (
     ),
     Field("signals.constructive", Kind.BOOL, "a concrete suggestion or factual problem report"),
     Field("state.crisis_level", Kind.ENUM, "crisis level of the account", values=CRISIS_LEVELS),
+    Field("state.volume_1h", Kind.INTEGER, "comments to the account in the last hour", minimum=0),
+    Field("state.negative_1h", Kind.INTEGER, "negative or hostile comments, last hour", minimum=0),
+    Field("state.hostile_1h", Kind.INTEGER, "hostile comments, last hour", minimum=0),
+    Field("state.positive_1h", Kind.INTEGER, "positive comments, last hour", minimum=0),
+    Field(
+        "state.negative_share_1h",
+        Kind.NUMBER,
+        "negative_1h / volume_1h (0 without comments)",
+        minimum=0,
+        maximum=1,
+    ),
+    Field(
+        "state.non_customer_share_1h",
+        Kind.NUMBER,
+        "share of last-hour comments from authors known not to be customers",
+        minimum=0,
+        maximum=1,
+    ),
+    Field(
+        "state.multipliers_1h",
+        Kind.INTEGER,
+        "distinct multipliers who posted a negative comment in the last hour",
+        minimum=0,
+    ),
+    Field("state.volume_24h", Kind.INTEGER, "comments in the last 24 hours", minimum=0),
+    Field(
+        "state.velocity",
+        Kind.NUMBER,
+        "volume_1h against the hourly baseline of the 23 hours before (baseline at least 1)",
+        minimum=0,
+    ),
+    Field(
+        "state.author_negative_24h",
+        Kind.INTEGER,
+        "negative comments of this author to the account in 24 hours, this one included",
+        minimum=0,
+    ),
+    Field(
+        "state.thread_negative_1h",
+        Kind.INTEGER,
+        "negative comments on this comment's thread in the last hour, this one included",
+        minimum=0,
+    ),
     Field(
         "time.minutes_since_comment",
         Kind.MINUTES,
@@ -84,6 +133,12 @@ FIELDS: tuple[Field, ...] = (
         minimum=0,
     ),
     Field(
+        "time.minutes_in_crisis",
+        Kind.MINUTES,
+        "minutes since the account entered crisis; absent unless in crisis or recovery",
+        minimum=0,
+    ),
+    Field(
         "time.is_stale",
         Kind.BOOL,
         "the comment is older than the rule set's thresholds.stale_after",
@@ -91,6 +146,12 @@ FIELDS: tuple[Field, ...] = (
 )
 
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+
+# Crisis-level conditions may name only the numeric windows: the level itself
+# (and anything per comment) would make the level depend on itself.
+CRISIS_FIELDS: frozenset[str] = frozenset(
+    f.name for f in FIELDS if f.name.startswith("state.") and f.kind is not Kind.ENUM
+)
 
 
 def engine_key(name: str) -> str:

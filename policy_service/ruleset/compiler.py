@@ -52,6 +52,23 @@ def compile_ruleset(ruleset: RuleSet) -> dict[str, Any]:
     return definitions
 
 
+def portable_condition(condition: Condition | None) -> list[Any] | None:
+    """A crisis-level condition in the state stores' portable form (see state.PortableCondition).
+
+    The stores evaluate it themselves (the Redis store in Lua), so that the
+    level moves inside the same atomic step that counts the event.
+    """
+    if condition is None:
+        return None
+    if isinstance(condition, Not):
+        return ["not", portable_condition(condition.item)]
+    if isinstance(condition, AllOf | AnyOf):
+        kind = "all" if isinstance(condition, AllOf) else "any"
+        return [kind, [portable_condition(c) for c in condition.items]]
+    value = list(condition.value) if isinstance(condition.value, tuple) else condition.value
+    return ["cmp", condition.field.removeprefix("state."), condition.op, value]
+
+
 def compile_condition(condition: Condition, negate: bool = False) -> EngineCondition:
     """One condition in the engine's language; `negate` compiles its negation."""
     if isinstance(condition, Not):

@@ -18,6 +18,7 @@ from policy_service.ruleset.model import (
     AnyOf,
     Comparison,
     Condition,
+    CrisisLevels,
     Not,
     Outcome,
     Policy,
@@ -35,13 +36,16 @@ WORD_PATTERN = re.compile(r"[\w' -]{1,100}")
 MAX_RULES = 1000
 MAX_PRIORITY = 100_000
 MAX_LIST_VALUES = 200
-TOP_KEYS = ("ruleset", "description", "thresholds", "rules", "tests")
+TOP_KEYS = ("ruleset", "description", "thresholds", "crisis", "rules", "tests")
+CRISIS_KEYS = ("watch", "crisis", "cool_down")
 THRESHOLD_KEYS = ("multiplier_reach", "stale_after")
 RULE_KEYS = ("id", "priority", "description", "when", "then")
 THEN_KEYS = ("action", "route", "respond_within", "guidance")
 TEST_KEYS = ("name", "event", "state", "after", "expect")
 EXPECT_KEYS = ("action", "rule", "route", "matched_rules")
-STATE_KEYS = ("crisis_level",)
+STATE_KEYS = tuple(
+    sorted(name.removeprefix("state.") for name in BY_NAME if name.startswith("state."))
+)
 COMBINATORS = ("all", "any", "not")
 
 
@@ -156,12 +160,13 @@ class _Checker:
             name = self.ident(doc["ruleset"], doc.value_pos["ruleset"], "ruleset")
         description = self.text(doc, "description", 2000)
         thresholds = self.thresholds(doc.get("thresholds"), doc.value_pos.get("thresholds"))
+        crisis = self.crisis(doc.get("crisis"), doc.value_pos.get("crisis"))
         rules = self.rules(doc)
         rule_ids = {r.id for r in rules}
         tests = self.tests(doc.get("tests"), doc.value_pos.get("tests", doc.pos), rule_ids)
         if name is None:
             return None
-        return RuleSet(name, self.path, description, thresholds, tuple(rules), tuple(tests))
+        return RuleSet(name, self.path, description, thresholds, tuple(rules), tuple(tests), crisis)
 
     def text(self, container: LocDict, key: str, limit: int) -> str | None:
         if key not in container or container[key] is None:
@@ -187,6 +192,34 @@ class _Checker:
         if "stale_after" in value:
             stale = self.duration(value["stale_after"], value.value_pos["stale_after"]) or stale
         return Thresholds(multiplier_reach=reach, stale_after_seconds=stale)
+
+    def crisis(self, value: Any, pos: Pos | None) -> CrisisLevels:
+        defaults = CrisisLevels()
+        if value is None:
+            return defaults
+        if not self.mapping(value, pos or Pos(1, 1), "crisis", CRISIS_KEYS):
+            return defaults
+        assert isinstance(value, LocDict)
+        levels: dict[str, Condition | None] = {"watch": None, "crisis": None}
+        for level in levels:
+            if level not in value:
+                continue
+            condition = self.condition(value[level], value.value_pos[level], 0)
+            if condition is None:
+                continue
+            outside = sorted({c.field for c in _comparisons(condition)} - catalogue.CRISIS_FIELDS)
+            if outside:
+                self.error(
+                    value.value_pos[level],
+                    f"crisis.{level} may use only the state windows "
+                    f"(state.volume_1h, state.negative_share_1h, ...), not {', '.join(outside)}",
+                )
+                continue
+            levels[level] = condition
+        cool_down = defaults.cool_down_seconds
+        if "cool_down" in value:
+            cool_down = self.duration(value["cool_down"], value.value_pos["cool_down"]) or cool_down
+        return CrisisLevels(levels["watch"], levels["crisis"], cool_down)
 
     def duration(self, value: Any, pos: Pos) -> int | None:
         try:
@@ -409,6 +442,15 @@ class _Checker:
             if not number_ok:
                 self.error(pos, f"{field.name} is a {kind.value}; {value!r} is not")
                 return _INVALID
+            if (
+                isinstance(value, float)
+                and value != 0
+                and not (
+                    catalogue.FLOAT_MIN_MAGNITUDE <= abs(value) < catalogue.FLOAT_MAX_MAGNITUDE
+                )
+            ):
+                self.error(pos, f"{value!r}: numbers are 0 or between 0.0001 and 10^15 in size")
+                return _INVALID
             if (field.minimum is not None and value < field.minimum) or (
                 field.maximum is not None and value > field.maximum
             ):
@@ -519,6 +561,14 @@ class _Invalid:
 
 
 _INVALID: Any = _Invalid()
+
+
+def _comparisons(condition: Condition) -> list[Comparison]:
+    if isinstance(condition, Comparison):
+        return [condition]
+    if isinstance(condition, Not):
+        return _comparisons(condition.item)
+    return [c for item in condition.items for c in _comparisons(item)]
 
 
 def _has_text_match(condition: Condition) -> bool:

@@ -79,6 +79,15 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class CrisisLevels:
+    """When an account enters `watch` and `crisis`, and how long calm lasts before leaving."""
+
+    watch: Condition | None = None
+    crisis: Condition | None = None
+    cool_down_seconds: int = 2 * 3600
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """One validated rule set (one file)."""
 
@@ -88,6 +97,7 @@ class RuleSet:
     thresholds: Thresholds
     rules: tuple[Rule, ...]
     tests: tuple[RuleTest, ...]
+    crisis: CrisisLevels = CrisisLevels()
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:

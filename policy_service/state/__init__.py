@@ -1,11 +1,46 @@
-"""Per-account state behind one protocol: deduplication, windows and the crisis level."""
+"""Per-account state behind one protocol: deduplication, windows and the crisis level.
+
+The semantics (windows, the level machine, late and duplicate events) are
+described in docs/state.md; `MemoryStore` and `RedisStore` implement them
+alike, proven by one conformance suite.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol
+
+# A crisis-level condition in a portable form that the memory store reads in
+# Python and the Redis store reads in Lua:
+#   ["all", [c, ...]] | ["any", [c, ...]] | ["not", c] | ["cmp", name, op, value]
+# where `name` is a state window (volume_1h, ...) and op one of the rule operators.
+PortableCondition = list[Any]
+
+DEDUP_SECONDS = 7 * 86400  # a duplicate within a week gets the first answer
+PENDING_SECONDS = 30  # a decision in progress blocks duplicates this long at most
+TRANSITIONS_KEPT = 50
+MIN_BASELINE_PER_HOUR = 1.0
+
+
+@dataclass(frozen=True)
+class CrisisRules:
+    """The rule set's crisis levels, ready for a store."""
+
+    watch: PortableCondition | None = None
+    crisis: PortableCondition | None = None
+    cool_down_seconds: int = 2 * 3600
+
+    @cached_property
+    def as_json(self) -> str:
+        """Compact JSON, computed once: the Redis store sends it with every event."""
+        return json.dumps(
+            {"watch": self.watch, "crisis": self.crisis, "cool_down": self.cool_down_seconds},
+            separators=(",", ":"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,18 +52,25 @@ class Observation:
     at: datetime  # the event's own time (occurred_at), never the arrival time
     author_id: str
     tone: str
+    is_multiplier: bool
+    is_customer: bool | None
+    thread_id: str | None
+    crisis: CrisisRules
 
 
 @dataclass(frozen=True, slots=True)
 class Observed:
     """The store's answer to an observation.
 
-    `previous` is the decision recorded for a duplicate event id (the event
-    was not counted again); `fields` are the `state.*` values for the rules.
+    `previous` is the decision recorded for a duplicate event id; `pending`
+    says another request is deciding the same event id right now. In both
+    cases nothing was counted. `fields` are the `state.*` values for rules.
     """
 
     fields: Mapping[str, Any]
     previous: Mapping[str, Any] | None = None
+    pending: bool = False
+    crisis_since: datetime | None = None  # when the current crisis episode began
     degraded: bool = False
     problems: tuple[str, ...] = field(default_factory=tuple)
 
@@ -37,15 +79,21 @@ class StateStore(Protocol):
     """One atomic observe step per event, then the decision is recorded."""
 
     def observe(self, observation: Observation) -> Observed:
-        """Deduplicate, count and snapshot the account's state, atomically."""
+        """Deduplicate, count and update the level, then snapshot: atomically."""
         ...
 
     def record(self, account: str, event_id: str, decision: Mapping[str, Any]) -> None:
         """Keep the decision so a duplicate of the event gets the same answer."""
         ...
 
+    def wait_for_decision(
+        self, account: str, event_id: str, timeout_seconds: float
+    ) -> Mapping[str, Any] | None:
+        """The decision recorded for a pending event, waiting up to the timeout."""
+        ...
+
     def account_state(self, account: str) -> dict[str, Any]:
-        """The account's current state for people and dashboards."""
+        """Level, since when, windows and recent transitions, for people and dashboards."""
         ...
 
     def ping(self) -> bool:

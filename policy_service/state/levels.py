@@ -1,0 +1,128 @@
+"""The window arithmetic and crisis-level machine, in Python (the Redis store's Lua mirrors it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from policy_service.state import MIN_BASELINE_PER_HOUR, PortableCondition
+
+COUNTERS = ("volume", "negative", "hostile", "positive", "multiplier", "non_customer")
+
+
+def holds(condition: PortableCondition | None, fields: Mapping[str, Any]) -> bool:
+    """Evaluate a portable condition; a missing condition never holds."""
+    if condition is None:
+        return False
+    kind = condition[0]
+    if kind == "all":
+        return all(holds(c, fields) for c in condition[1])
+    if kind == "any":
+        return any(holds(c, fields) for c in condition[1])
+    if kind == "not":
+        return not holds(condition[1], fields)
+    _, name, op, operand = condition
+    if name not in fields:
+        return False
+    value = fields[name]
+    if op == "eq":
+        return bool(value == operand)
+    if op == "ne":
+        return bool(value != operand)
+    if op == "gt":
+        return bool(value > operand)
+    if op == "gte":
+        return bool(value >= operand)
+    if op == "lt":
+        return bool(value < operand)
+    if op == "lte":
+        return bool(value <= operand)
+    if op == "between":
+        return bool(operand[0] <= value <= operand[1])
+    if op == "in":
+        return value in operand
+    if op == "not_in":
+        return value not in operand
+    raise ValueError(f"unknown operator {op!r}")
+
+
+def rounded(value: float) -> float:
+    """Three decimals, rounded half up: the same in Python and in Redis' Lua."""
+    return int(value * 1000 + 0.5) / 1000
+
+
+def derive(counts_1h: Mapping[str, int], volume_24h: int) -> dict[str, Any]:
+    """The derived window fields from raw counts."""
+    volume = counts_1h["volume"]
+    baseline = max(volume_24h - volume, 0) / 23
+    return {
+        "volume_1h": volume,
+        "negative_1h": counts_1h["negative"],
+        "hostile_1h": counts_1h["hostile"],
+        "positive_1h": counts_1h["positive"],
+        "negative_share_1h": rounded(counts_1h["negative"] / volume) if volume else 0.0,
+        "non_customer_share_1h": rounded(counts_1h["non_customer"] / volume) if volume else 0.0,
+        "volume_24h": volume_24h,
+        "velocity": rounded(volume / max(baseline, MIN_BASELINE_PER_HOUR)),
+    }
+
+
+@dataclass
+class LevelState:
+    """An account's level, when it was entered, and when its condition last held (ms)."""
+
+    level: str = "calm"
+    since_ms: int = 0
+    last_hold_ms: int = 0
+    crisis_started_ms: int = 0
+
+
+def advance(
+    state: LevelState,
+    now_ms: int,
+    fields: Mapping[str, Any],
+    watch: PortableCondition | None,
+    crisis: PortableCondition | None,
+    cool_down_ms: int,
+) -> list[tuple[str, str, int]]:
+    """Move `state` for an event at `now_ms`; return the transitions (from, to, at_ms).
+
+    Going up is immediate. Going down needs the level's condition to have been
+    false for the cool-down: crisis -> recovery -> calm, watch -> calm. After
+    a long silence both steps happen at once, each at the time it fell due.
+    """
+    moves: list[tuple[str, str, int]] = []
+
+    def move(to: str, at_ms: int) -> None:
+        moves.append((state.level, to, at_ms))
+        state.level, state.since_ms, state.last_hold_ms = to, at_ms, at_ms
+        if to == "crisis":
+            state.crisis_started_ms = at_ms
+
+    in_crisis = holds(crisis, fields)
+    in_watch = holds(watch, fields)
+    if in_crisis:
+        if state.level != "crisis":
+            move("crisis", now_ms)
+        state.last_hold_ms = now_ms
+        return moves
+    if state.level == "calm":
+        if in_watch:
+            move("watch", now_ms)
+        return moves
+    # watch, recovery and crisis hold on their own condition; recovery is
+    # the watchful level after a crisis and holds while `watch` does.
+    holding = in_watch if state.level in ("watch", "recovery") else False
+    if holding:
+        state.last_hold_ms = now_ms
+        return moves
+    for _ in range(2):
+        due = state.last_hold_ms + cool_down_ms
+        if state.level == "calm" or due > now_ms:
+            break
+        move("recovery" if state.level == "crisis" else "calm", due)
+        if state.level == "recovery" and in_watch:
+            state.last_hold_ms = now_ms
+            break
+    return moves

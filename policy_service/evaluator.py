@@ -15,7 +15,7 @@ from policy_service.errors import EventError, StoreUnavailable
 from policy_service.events import Event
 from policy_service.loaded_policy import LoadedPolicy, LoadedRuleSet
 from policy_service.ruleset.catalogue import engine_key
-from policy_service.ruleset.model import Rule
+from policy_service.ruleset.model import Rule, Thresholds
 from policy_service.state import Observation, Observed, StateStore
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class Decision:
     revision: str
     signals: Mapping[str, Signal]
     state: Mapping[str, Any]
+    time: Mapping[str, Any]
     decided_at: datetime
     degraded: bool = False
 
@@ -61,6 +62,7 @@ class Decision:
             "ruleset": {"name": self.ruleset, "revision": self.revision},
             "signals": {k: {"value": s.value, "source": s.source} for k, s in self.signals.items()},
             "state": dict(self.state),
+            "time": dict(self.time),
             "decided_at": self.decided_at.isoformat().replace("+00:00", "Z"),
             "degraded": self.degraded,
         }
@@ -123,8 +125,11 @@ class Evaluator:
         state = dict(observed.fields)
         if given_state:
             state.update(given_state)
-        crisis_since = observed.crisis_since
-        fact = build_fact(event, signals, state, now, loaded, crisis_since)
+        thresholds = loaded.ruleset.thresholds
+        times = time_fields(
+            event, now, thresholds, observed.crisis_since, state.get("crisis_level")
+        )
+        fact = build_fact(event, signals, state, times, thresholds)
         matched = self._ranked(loaded, loaded.compiled.matching_rules(fact))
         winner = matched[0]
         decision = Decision(
@@ -141,6 +146,7 @@ class Evaluator:
             revision=policy.revision,
             signals=signals,
             state=state,
+            time={k: round(v, 1) if type(v) is float else v for k, v in times.items()},
             decided_at=now,
             degraded=observed.degraded,
         ).to_json()
@@ -159,14 +165,13 @@ class Evaluator:
     def _observe(
         self, event: Event, signals: Mapping[str, Signal], loaded: LoadedRuleSet
     ) -> Observed:
-        reach = event.author.reach
         observation = Observation(
             account=event.account,
             event_id=event.event_id,
             at=event.occurred_at,
             author_id=event.author.id,
             tone=str(signals["tone"].value),
-            is_multiplier=reach is not None and reach >= loaded.ruleset.thresholds.multiplier_reach,
+            is_multiplier=bool(is_multiplier(event, loaded.ruleset.thresholds)),
             is_customer=event.author.is_customer,
             thread_id=event.thread.id if event.thread else None,
             crisis=loaded.crisis,
@@ -197,18 +202,47 @@ class Evaluator:
         return sorted(rules, key=lambda r: (r.priority, r.order))
 
 
+def time_fields(
+    event: Event,
+    now: datetime,
+    thresholds: Thresholds,
+    crisis_since: datetime | None,
+    crisis_level: str | None,
+) -> dict[str, Any]:
+    """The `time.*` values, from the injected clock's `now`; absent where unknown."""
+
+    def minutes_since(then: datetime) -> float:
+        return max(0.0, (now - then).total_seconds() / 60)
+
+    since_comment = minutes_since(event.occurred_at)
+    values: dict[str, Any] = {
+        "minutes_since_comment": since_comment,
+        "is_stale": since_comment * 60 > thresholds.stale_after_seconds,
+    }
+    if event.thread is not None and event.thread.published_at is not None:
+        values["minutes_since_post"] = minutes_since(event.thread.published_at)
+    if crisis_since is not None:
+        values["minutes_in_crisis"] = minutes_since(crisis_since)
+    elif crisis_level in ("crisis", "recovery"):
+        # A rule test that gives the level without a start: the crisis starts now.
+        values["minutes_in_crisis"] = 0.0
+    return values
+
+
+def is_multiplier(event: Event, thresholds: Thresholds) -> bool | None:
+    reach = event.author.reach
+    return None if reach is None else reach >= thresholds.multiplier_reach
+
+
 def build_fact(
     event: Event,
     signals: Mapping[str, Signal],
     state: Mapping[str, Any],
-    now: datetime,
-    loaded: LoadedRuleSet,
-    crisis_since: datetime | None = None,
+    times: Mapping[str, Any],
+    thresholds: Thresholds,
 ) -> dict[str, Any]:
     """The flat fact the engine matches: catalogue fields, absent where unknown."""
-    thresholds = loaded.ruleset.thresholds
     author = event.author
-    minutes_since_comment = max(0.0, (now - event.occurred_at).total_seconds() / 60)
     values: dict[str, Any] = {
         "event.channel": event.channel,
         "event.lang": event.lang,
@@ -219,24 +253,13 @@ def build_fact(
         "author.reach": author.reach,
         "author.is_customer": author.is_customer,
         "author.verified": author.verified,
-        "author.is_multiplier": (
-            None if author.reach is None else author.reach >= thresholds.multiplier_reach
-        ),
-        "time.minutes_since_comment": minutes_since_comment,
-        "time.is_stale": minutes_since_comment * 60 > thresholds.stale_after_seconds,
+        "author.is_multiplier": is_multiplier(event, thresholds),
+        "thread.by_brand": event.thread.by_brand if event.thread else None,
     }
-    if event.thread is not None:
-        values["thread.by_brand"] = event.thread.by_brand
-        if event.thread.published_at is not None:
-            since_post = (now - event.thread.published_at).total_seconds() / 60
-            values["time.minutes_since_post"] = max(0.0, since_post)
-    if crisis_since is not None:
-        values["time.minutes_in_crisis"] = max(0.0, (now - crisis_since).total_seconds() / 60)
-    elif state.get("crisis_level") in ("crisis", "recovery"):
-        # A rule test that gives the level without a start: the crisis starts now.
-        values["time.minutes_in_crisis"] = 0.0
     for name, signal in signals.items():
         values[f"signals.{name}"] = signal.value
     for name, value in state.items():
         values[f"state.{name}"] = value
+    for name, value in times.items():
+        values[f"time.{name}"] = value
     return {engine_key(k): v for k, v in values.items() if v is not None}

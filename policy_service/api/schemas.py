@@ -38,6 +38,12 @@ class DecisionSchema(ma.Schema):
         keys=ma.fields.String(), values=ma.fields.Nested(SignalValueSchema), required=True
     )
     state = ma.fields.Dict(required=True, metadata={"description": "state.* values used"})
+    time = ma.fields.Dict(
+        required=True, metadata={"description": "time.* values used (minutes, rounded)"}
+    )
+    state_problems = ma.fields.List(
+        ma.fields.String(), metadata={"description": "why the state is missing, when degraded"}
+    )
     decided_at = ma.fields.String(required=True)
     degraded = ma.fields.Boolean(required=True)
     duplicate = ma.fields.Boolean(required=True)

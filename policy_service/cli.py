@@ -92,18 +92,21 @@ def _paths(paths: tuple[Path, ...]) -> list[Path]:
 def rules_check(paths: tuple[Path, ...]) -> None:
     """Validate rule files (default: POLICY_RULES_DIR); print every problem as
     path:line:column: error: message. Exit 1 on any error."""
-    errors = 0
+    errors = warnings = 0
     files = _paths(paths)
     for path in files:
         try:
-            load_ruleset(path.read_bytes(), str(path))
+            problems = list(load_ruleset(path.read_bytes(), str(path)).warnings)
         except RuleFileError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem))
-                errors += problem.severity == "error"
+            problems = exc.problems
+        for problem in problems:
+            click.echo(str(problem))
+            errors += problem.severity == "error"
+            warnings += problem.severity == "warning"
+    summary = f"{len(files)} file(s), {errors} error(s), {warnings} warning(s)"
     if errors:
-        raise click.ClickException(f"{errors} error(s) in {len(files)} file(s)")
-    click.echo(f"{len(files)} file(s) OK")
+        raise click.ClickException(summary)
+    click.echo(summary)
 
 
 @rules.command("test")

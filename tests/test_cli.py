@@ -7,17 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from policy_service.cli import main
-from tests.conftest import RULES_DIR
+from tests.conftest import ROOT, RULES_DIR
 from tests.test_ruleset_loader import VALID
 
 
 def test_rules_check_passes_on_the_shipped_rules() -> None:
     result = CliRunner().invoke(main, ["rules", "check", str(RULES_DIR)])
     assert result.exit_code == 0, result.output
-    assert "OK" in result.output
+    assert "0 error(s)" in result.output
 
 
 def test_rules_check_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
@@ -70,3 +71,15 @@ def test_help_names_the_commands() -> None:
     assert result.exit_code == 0
     for command in ("serve", "rules"):
         assert command in result.output
+
+
+def test_rules_check_output_matches_the_golden_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    golden = ROOT / "tests" / "golden"
+    result = CliRunner().invoke(
+        main,
+        ["rules", "check", "tests/golden/broken.yaml", "tests/golden/meaning.yaml"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1
+    assert result.output == (golden / "rules-check.txt").read_text()

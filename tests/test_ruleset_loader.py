@@ -49,7 +49,7 @@ def test_wrong_value_type() -> None:
     )
     assert len(found) == 1
     assert found[0].startswith("demo.yaml:5:")
-    assert "signals.severity is a integer; 'high' is not" in found[0]
+    assert "signals.severity is an integer; 'high' is not" in found[0]
 
 
 def test_enum_value_with_hint() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import re
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from policy_service.errors import Problem, RuleFileError
-from policy_service.ruleset import catalogue
+from policy_service.ruleset import catalogue, lint
 from policy_service.ruleset.catalogue import BY_NAME, OPERATORS, Kind
 from policy_service.ruleset.durations import parse_duration
 from policy_service.ruleset.model import (
@@ -102,6 +103,16 @@ def load_policy(directory: Path) -> Policy:
 
 def load_ruleset(data: bytes, path: str) -> RuleSet:
     """Parse and validate one rule file. Raises RuleFileError with every problem found."""
+    ruleset = parse_ruleset(data, path)
+    found = lint.check(ruleset)
+    if any(p.severity == "error" for p in found):
+        raise RuleFileError(found)
+    return dataclasses.replace(ruleset, warnings=tuple(found))
+
+
+def parse_ruleset(data: bytes, path: str) -> RuleSet:
+    """Parse one rule file and validate its form, without the checks on its meaning
+    (impossible conditions, shadowed rules) that `load_ruleset` adds."""
     document = parse_yaml(data, path)
     if document is None:
         raise RuleFileError([Problem(path, 1, 1, "empty rule file")])
@@ -241,16 +252,18 @@ class _Checker:
         rules: list[Rule] = []
         seen: dict[str, Pos] = {}
         for order, (item, pos) in enumerate(zip(value, value.item_pos, strict=True)):
+            # Duplicates are found on the written ids, even of rules with other errors.
+            written = item.get("id") if isinstance(item, LocDict) else None
+            if isinstance(written, str) and written in seen:
+                first = seen[written]
+                self.error(item.pos, f"duplicate rule id {written!r} (first at line {first.line})")
+                continue
+            if isinstance(written, str):
+                seen[written] = item.pos
             rule = self.rule(item, pos, order)
-            if rule is None:
-                continue
-            if rule.id in seen:
-                first = seen[rule.id]
-                self.error(rule.pos, f"duplicate rule id {rule.id!r} (first at line {first.line})")
-                continue
-            seen[rule.id] = rule.pos
-            rules.append(rule)
-        if rules and not any(r.when is None for r in rules):
+            if rule is not None:
+                rules.append(rule)
+        if not any(isinstance(item, LocDict) and "when" not in item for item in value):
             self.error(
                 value.pos,
                 "no default rule: one rule without 'when' must catch every other comment",
@@ -440,7 +453,8 @@ class _Checker:
             if kind is Kind.INTEGER and number_ok and isinstance(value, float):
                 number_ok = value.is_integer()
             if not number_ok:
-                self.error(pos, f"{field.name} is a {kind.value}; {value!r} is not")
+                article = "an" if kind.value[0] in "aeiou" else "a"
+                self.error(pos, f"{field.name} is {article} {kind.value}; {value!r} is not")
                 return _INVALID
             if (
                 isinstance(value, float)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from policy_service.errors import Problem
 from policy_service.ruleset.source import Pos
 
 
@@ -98,6 +99,7 @@ class RuleSet:
     rules: tuple[Rule, ...]
     tests: tuple[RuleTest, ...]
     crisis: CrisisLevels = CrisisLevels()
+    warnings: tuple[Problem, ...] = ()
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:

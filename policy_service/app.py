@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -15,10 +16,13 @@ from policy_service.clock import Clock, WallClock
 from policy_service.config import Settings
 from policy_service.errors import ConfigError
 from policy_service.evaluator import Evaluator
-from policy_service.loaded_policy import PolicyHolder, load
+from policy_service.loaded_policy import PolicyHolder
+from policy_service.reloader import Reloader, load_tested
 from policy_service.services import Services
+from policy_service.shadow import Shadow
 from policy_service.state import StateStore
 from policy_service.state.memory import MemoryStore
+from policy_service.state.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +42,25 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = MAX_BATCH_BYTES
     clock = clock or WallClock()
     store = store or open_store(settings.state_url)
-    holder = PolicyHolder(load(settings.rules_dir, clock.now()))
-    evaluator = Evaluator(holder.current, store, clock, DefaultsAnalyzer())
-    app.extensions["policy_service"] = Services(settings, holder, store, evaluator)
+    # A policy whose inline tests fail is never served, not even at start.
+    holder = PolicyHolder(load_tested(settings.rules_dir, clock.now()))
+    reloader = Reloader(settings.rules_dir, holder, clock)
+    shadow = shadow_policies = shadow_reloader = None
+    if settings.shadow_rules_dir:
+        shadow_dir = Path(settings.shadow_rules_dir)
+        shadow_policies = PolicyHolder(load_tested(shadow_dir, clock.now()))
+        shadow_reloader = Reloader(shadow_dir, shadow_policies, clock)
+        shadow = Shadow(shadow_policies)
+    evaluator = Evaluator(holder, store, clock, DefaultsAnalyzer(), shadow)
+    if settings.reload_interval > 0:
+        # Threads do not survive a fork: gunicorn calls this factory in each
+        # worker, so every worker watches the directory itself.
+        reloader.watch(settings.reload_interval)
+        if shadow_reloader is not None:
+            shadow_reloader.watch(settings.reload_interval)
+    app.extensions["policy_service"] = Services(
+        settings, holder, store, evaluator, reloader, shadow, shadow_policies, shadow_reloader
+    )
     app.register_blueprint(bp)
     register_error_handlers(app)
     log.info(
@@ -56,4 +76,6 @@ def open_store(url: str) -> StateStore:
     """The state store named by POLICY_STATE_URL."""
     if url.startswith("memory://"):
         return MemoryStore()
+    if url.startswith("redis://"):
+        return RedisStore.from_url(url)
     raise ConfigError(f"state store {url!r} is not supported yet")

@@ -22,6 +22,8 @@ class Settings:
     state_url: str = "memory://"
     workers: int = 0  # 0: chosen from the store (one process with the memory store)
     log_level: str = "info"
+    reload_interval: float = 2.0  # seconds between checks of the rules directory; 0: never
+    shadow_rules_dir: str = ""  # a candidate policy evaluated beside the active one
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +56,8 @@ class Settings:
     def validate(self) -> None:
         if not (0 < self.port < 65536):
             raise ConfigError(f"{PREFIX}PORT must be between 1 and 65535, not {self.port}")
+        if self.reload_interval < 0:
+            raise ConfigError(f"{PREFIX}RELOAD_INTERVAL must be 0 (off) or a number of seconds")
         if self.workers < 0:
             raise ConfigError(f"{PREFIX}WORKERS must be 0 (automatic) or more")
         if not (self.state_url.startswith("memory://") or self.state_url.startswith("redis://")):
@@ -70,6 +74,11 @@ def _convert(name: str, raw: object, declared: object) -> object:
             raise ConfigError(
                 f"{PREFIX}{name.upper()} must be a whole number, not {raw!r}"
             ) from None
+    if declared in ("float", float) and not isinstance(raw, int | float):
+        try:
+            return float(str(raw))
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be a number, not {raw!r}") from None
     if declared in ("Path", Path) and not isinstance(raw, Path):
         return Path(str(raw))
     return raw

@@ -25,7 +25,7 @@ import durable_rules_engine as _core
 
 from policy_service.errors import PolicyError
 from policy_service.ruleset.catalogue import FLOAT_MAX_MAGNITUDE, FLOAT_MIN_MAGNITUDE
-from policy_service.ruleset.compiler import FACT_MARKER_KEY, FACT_MARKER_VALUE
+from policy_service.ruleset.compiler import FACT_MARKER_KEY, FACT_MARKER_VALUE, EngineRules
 
 # One lock for the whole process: the C core keeps global tables shared by
 # every rule set handle, so two handles cannot be used concurrently either.
@@ -53,17 +53,18 @@ class EngineError(PolicyError):
 class CompiledRules:
     """One rule set loaded into the engine; evaluates facts, returns matching rule ids."""
 
-    def __init__(self, label: str, definitions: Mapping[str, Any]) -> None:
+    def __init__(self, label: str, rules: EngineRules) -> None:
         # Handle names must be unique per process: a reload builds a new
         # handle beside the old one before the swap.
         self.name = f"{label}#{next(_NAMES)}"
         self._ids = itertools.count(1)
         try:
             with _CORE_LOCK:
-                self._handle = _core.create_ruleset(self.name, json.dumps(definitions))
+                self._handle = _core.create_ruleset(self.name, json.dumps(rules.definitions))
         except Exception as exc:  # the core reports only "error code: NNN"
             raise EngineError(f"the engine refused rule set {label!r}: {exc}") from exc
         self._closed = False
+        self._matchers = rules.text_matchers
 
     def matching_rules(self, fact: Mapping[str, Any]) -> set[str]:
         """Ids of every rule whose condition holds for `fact` (a flat mapping)."""
@@ -71,6 +72,10 @@ class CompiledRules:
             if self._closed:
                 raise EngineError(f"rule set {self.name} was closed")
             payload = {k: engine_number(v) if type(v) is float else v for k, v in fact.items()}
+            for matcher in self._matchers:
+                text = payload.get(matcher.field_key)
+                if isinstance(text, str):
+                    payload[matcher.key] = any(word in text for word in matcher.words)
             payload["id"] = next(self._ids)
             payload[FACT_MARKER_KEY] = FACT_MARKER_VALUE
             text = json.dumps(payload)

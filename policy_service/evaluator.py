@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from policy_service.analysis import Analyzer, Signal, resolve_signals
 from policy_service.clock import Clock
@@ -73,21 +74,75 @@ def decision_id(account: str, event_id: str) -> str:
     return "d-" + hashlib.sha256(f"{account}\0{event_id}".encode()).hexdigest()[:24]
 
 
+class PolicySource(Protocol):
+    """Where the evaluator takes its policy: once per decision, held to the end."""
+
+    def use(self) -> AbstractContextManager[LoadedPolicy]: ...
+
+
+@dataclass(frozen=True)
+class Match:
+    """What the rules say about one fact: every matching rule, winner first."""
+
+    rules: tuple[Rule, ...]
+    times: Mapping[str, Any]
+
+    @property
+    def winner(self) -> Rule:
+        return self.rules[0]
+
+
+def match(
+    loaded: LoadedRuleSet,
+    event: Event,
+    signals: Mapping[str, Signal],
+    state: Mapping[str, Any],
+    now: datetime,
+    crisis_since: datetime | None,
+) -> Match:
+    """Evaluate one event, with its signals and state, against one loaded rule set."""
+    thresholds = loaded.ruleset.thresholds
+    times = time_fields(event, now, thresholds, crisis_since, state.get("crisis_level"))
+    fact = build_fact(event, signals, state, times, thresholds)
+    ids = loaded.compiled.matching_rules(fact)
+    if not ids:
+        # The loader requires a default rule, so this means the engine and the
+        # rule set disagree: fail loudly rather than answer `ignore`.
+        raise EventError(f"no rule of {loaded.ruleset.name!r} matched, not even the default")
+    rules = sorted((loaded.ruleset.rule(i) for i in ids), key=lambda r: (r.priority, r.order))
+    return Match(tuple(rules), times)
+
+
+class ShadowObserver(Protocol):
+    """Sees every fresh decision and the inputs that made it (shadow evaluation)."""
+
+    def observe(
+        self,
+        event: Event,
+        signals: Mapping[str, Signal],
+        state: Mapping[str, Any],
+        now: datetime,
+        crisis_since: datetime | None,
+        decision: Mapping[str, Any],
+    ) -> None: ...
+
+
 class Evaluator:
     """Decides on events with the active policy, a state store, a clock and an analyzer."""
 
     def __init__(
         self,
-        policy: Callable[[], LoadedPolicy],
+        policies: PolicySource,
         store: StateStore,
         clock: Clock,
         analyzer: Analyzer,
+        shadow: ShadowObserver | None = None,
     ) -> None:
-        # `policy` is called once per decision so a reload can swap it at any time.
-        self._policy = policy
+        self._policies = policies
         self._store = store
         self._clock = clock
         self._analyzer = analyzer
+        self._shadow = shadow
 
     def decide(
         self,
@@ -100,7 +155,16 @@ class Evaluator:
         `ruleset` forces a rule set (rule tests); `given_state` overrides the
         store's `state.*` values (rule tests describe the state they need).
         """
-        policy = self._policy()
+        with self._policies.use() as policy:
+            return self._decide(policy, event, ruleset, given_state)
+
+    def _decide(
+        self,
+        policy: LoadedPolicy,
+        event: Event,
+        ruleset: str | None,
+        given_state: Mapping[str, Any] | None,
+    ) -> tuple[dict[str, Any], bool]:
         loaded = self._ruleset_for(policy, event, ruleset)
         now = self._clock.now()
         if event.occurred_at - now > FUTURE_TOLERANCE:
@@ -125,20 +189,15 @@ class Evaluator:
         state = dict(observed.fields)
         if given_state:
             state.update(given_state)
-        thresholds = loaded.ruleset.thresholds
-        times = time_fields(
-            event, now, thresholds, observed.crisis_since, state.get("crisis_level")
-        )
-        fact = build_fact(event, signals, state, times, thresholds)
-        matched = self._ranked(loaded, loaded.compiled.matching_rules(fact))
-        winner = matched[0]
+        found = match(loaded, event, signals, state, now, observed.crisis_since)
+        winner = found.winner
         decision = Decision(
             decision_id=decision_id(event.account, event.event_id),
             event_id=event.event_id,
             account=event.account,
             action=winner.then.action,
             rule=winner.id,
-            matched_rules=tuple(r.id for r in matched),
+            matched_rules=tuple(r.id for r in found.rules),
             route=winner.then.route,
             respond_within_seconds=winner.then.respond_within_seconds,
             guidance=winner.then.guidance,
@@ -146,7 +205,7 @@ class Evaluator:
             revision=policy.revision,
             signals=signals,
             state=state,
-            time={k: round(v, 1) if type(v) is float else v for k, v in times.items()},
+            time={k: round(v, 1) if type(v) is float else v for k, v in found.times.items()},
             decided_at=now,
             degraded=observed.degraded,
         ).to_json()
@@ -160,6 +219,8 @@ class Evaluator:
                 log.warning("decision for %s not recorded: %s", event.event_id, exc)
                 decision["degraded"] = True
                 decision["state_problems"] = [f"decision not recorded: {exc}"]
+        if self._shadow is not None and not duplicate:
+            self._shadow.observe(event, signals, state, now, observed.crisis_since, decision)
         return decision, duplicate
 
     def _observe(
@@ -186,20 +247,11 @@ class Evaluator:
 
     @staticmethod
     def _ruleset_for(policy: LoadedPolicy, event: Event, name: str | None) -> LoadedRuleSet:
-        wanted = name or policy.policy.default_ruleset
+        wanted = name or policy.policy.ruleset_for(event.account)
         try:
             return policy.rulesets[wanted]
         except KeyError:
             raise EventError(f"no rule set named {wanted!r} is loaded") from None
-
-    @staticmethod
-    def _ranked(loaded: LoadedRuleSet, ids: set[str]) -> list[Rule]:
-        rules = [loaded.ruleset.rule(rule_id) for rule_id in ids]
-        if not rules:
-            # The loader requires a default rule, so this means the engine and
-            # the rule set disagree: fail loudly rather than answer `ignore`.
-            raise EventError(f"no rule of {loaded.ruleset.name!r} matched, not even the default")
-        return sorted(rules, key=lambda r: (r.priority, r.order))
 
 
 def time_fields(

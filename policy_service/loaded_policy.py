@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +34,10 @@ class LoadedPolicy:
     @property
     def revision(self) -> str:
         return self.policy.revision
+
+    def ruleset_for(self, account: str) -> LoadedRuleSet:
+        """The rule set deciding for `account` (accounts.yaml, or the default)."""
+        return self.rulesets[self.policy.ruleset_for(account)]
 
     def close(self) -> None:
         """Free the engine's copies; only once no request uses this policy any more."""
@@ -67,15 +74,60 @@ def load(directory: Path, loaded_at: datetime) -> LoadedPolicy:
 
 
 class PolicyHolder:
-    """The active policy of a process; swapped as a whole, read without locks."""
+    """The active policy of a process: swapped as a whole, closed when its last user is done.
+
+    A request takes the policy once (`use`) and decides with it to the end, so
+    a reload in the middle never mixes two revisions in one answer, and a
+    replaced policy is freed in the engine only when no request holds it.
+    """
 
     def __init__(self, initial: LoadedPolicy) -> None:
+        self._lock = threading.Lock()
         self._current = initial
+        self._users: dict[int, int] = {}
+        self._retired: dict[int, LoadedPolicy] = {}
 
     def current(self) -> LoadedPolicy:
         return self._current
 
+    @contextmanager
+    def use(self) -> Iterator[LoadedPolicy]:
+        with self._lock:
+            policy = self._current
+            self._users[id(policy)] = self._users.get(id(policy), 0) + 1
+        try:
+            yield policy
+        finally:
+            with self._lock:
+                left = self._users[id(policy)] - 1
+                if left:
+                    self._users[id(policy)] = left
+                else:
+                    del self._users[id(policy)]
+                    retired = self._retired.pop(id(policy), None)
+                    if retired is not None:
+                        retired.close()
+
     def swap(self, new: LoadedPolicy) -> LoadedPolicy:
-        """Make `new` active and return the policy it replaced."""
-        old, self._current = self._current, new
+        """Make `new` active; the replaced policy is closed once no request uses it."""
+        with self._lock:
+            old, self._current = self._current, new
+            if id(old) in self._users:
+                self._retired[id(old)] = old
+            else:
+                old.close()
         return old
+
+
+class FixedPolicy:
+    """A policy source that never changes (rule tests, replays)."""
+
+    def __init__(self, policy: LoadedPolicy) -> None:
+        self._policy = policy
+
+    def current(self) -> LoadedPolicy:
+        return self._policy
+
+    @contextmanager
+    def use(self) -> Iterator[LoadedPolicy]:
+        yield self._policy

@@ -13,7 +13,7 @@ from policy_service.analysis import DefaultsAnalyzer
 from policy_service.clock import FixedClock
 from policy_service.evaluator import Evaluator
 from policy_service.events import parse_event
-from policy_service.loaded_policy import LoadedPolicy
+from policy_service.loaded_policy import FixedPolicy, LoadedPolicy
 from policy_service.ruleset.model import RuleTest
 from policy_service.state.memory import MemoryStore
 
@@ -75,7 +75,7 @@ def run_one(policy: LoadedPolicy, ruleset: str, test: RuleTest, index: int) -> T
     except ma.ValidationError as exc:
         return TestOutcome(ruleset, path, test, False, [f"invalid test event: {exc.messages}"])
     clock = FixedClock(event.occurred_at + timedelta(seconds=test.after_seconds))
-    evaluator = Evaluator(lambda: policy, MemoryStore(), clock, DefaultsAnalyzer())
+    evaluator = Evaluator(FixedPolicy(policy), MemoryStore(), clock, DefaultsAnalyzer())
     decision, _ = evaluator.decide(event, ruleset=ruleset, given_state=test.state)
     failures = [
         f"expected {key} {want!r}, got {decision.get(key)!r}"

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from policy_service.config import Settings
 from policy_service.evaluator import Evaluator
 from policy_service.loaded_policy import PolicyHolder
+from policy_service.reloader import Reloader
+from policy_service.shadow import Shadow
 from policy_service.state import StateStore
 
 
@@ -16,3 +18,7 @@ class Services:
     policies: PolicyHolder
     store: StateStore
     evaluator: Evaluator
+    reloader: Reloader
+    shadow: Shadow | None = None
+    shadow_policies: PolicyHolder | None = None
+    shadow_reloader: Reloader | None = None

@@ -43,7 +43,9 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def app(clock: FixedClock) -> Iterator[Flask]:
-    app = create_app({"rules_dir": RULES_DIR, "state_url": "memory://"}, clock=clock)
+    app = create_app(
+        {"rules_dir": RULES_DIR, "state_url": "memory://", "reload_interval": 0}, clock=clock
+    )
     app.config["TESTING"] = True
     yield app
     app.extensions["policy_service"].policies.current().close()
@@ -52,3 +54,33 @@ def app(clock: FixedClock) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis for the state tests: POLICY_TEST_REDIS_URL, or a redis-server of our own.
+
+    Our own server listens on a free loopback port without persistence; a
+    developer's Redis on the default port is never touched.
+    """
+    import os
+
+    from tests.redis_server import RedisServer, refuse_default_redis
+
+    given = os.environ.get("POLICY_TEST_REDIS_URL")
+    if given:
+        refuse_default_redis(given)
+        yield given
+        return
+    with RedisServer() as server:
+        yield server.url
+
+
+@pytest.fixture
+def clean_redis_url(redis_url: str) -> Iterator[str]:
+    """`redis_url` with its database flushed before and after the test."""
+    from tests.redis_server import flush
+
+    flush(redis_url)
+    yield redis_url
+    flush(redis_url)

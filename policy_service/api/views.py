@@ -13,6 +13,8 @@ from policy_service.api.problems import ApiProblem, validation_problem
 from policy_service.api.schemas import BatchRequestSchema
 from policy_service.errors import EventError
 from policy_service.events import is_valid_id, parse_event
+from policy_service.loaded_policy import PolicyHolder
+from policy_service.reloader import Reloader
 from policy_service.services import Services
 
 MAX_EVENT_BYTES = 64 * 1024
@@ -99,26 +101,58 @@ def account_state(account: str) -> Response:
     return jsonify(services().store.account_state(account))
 
 
+def _policy_json(holder: PolicyHolder, reloader: Reloader | None) -> dict[str, Any]:
+    active = holder.current()
+    body: dict[str, Any] = {
+        "revision": active.revision,
+        "loaded_at": active.loaded_at.isoformat(),
+        "default": active.policy.default_ruleset,
+        "accounts": len(active.policy.accounts),
+        "rulesets": [
+            {
+                "name": name,
+                "path": loaded.ruleset.path,
+                "revision": active.revision,
+                "loaded_at": active.loaded_at.isoformat(),
+                "rules": len(loaded.ruleset.rules),
+                "tests": len(loaded.ruleset.tests),
+                "warnings": [str(w) for w in loaded.ruleset.warnings],
+            }
+            for name, loaded in sorted(active.rulesets.items())
+        ],
+    }
+    if reloader is not None:
+        body["last_reload"] = reloader.status.to_json()
+    return body
+
+
 @bp.get("/v1/rulesets")
 def rulesets() -> Response:
-    active = services().policies.current()
-    return jsonify(
-        {
-            "revision": active.revision,
-            "loaded_at": active.loaded_at.isoformat(),
-            "default": active.policy.default_ruleset,
-            "rulesets": [
-                {
-                    "name": name,
-                    "path": loaded.ruleset.path,
-                    "revision": active.revision,
-                    "rules": len(loaded.ruleset.rules),
-                    "tests": len(loaded.ruleset.tests),
-                }
-                for name, loaded in sorted(active.rulesets.items())
-            ],
+    svc = services()
+    body = _policy_json(svc.policies, svc.reloader)
+    if svc.shadow is not None and svc.shadow_policies is not None:
+        body["shadow"] = {
+            **_policy_json(svc.shadow_policies, svc.shadow_reloader),
+            "comparison": svc.shadow.report(),
         }
-    )
+    return jsonify(body)
+
+
+@bp.post("/v1/admin/reload")
+def reload_rules() -> Response:
+    """Reload the rules now (the watcher also does it when files change)."""
+    svc = services()
+    status = svc.reloader.reload()
+    if svc.shadow_reloader is not None:
+        svc.shadow_reloader.reload()
+    if status.outcome == "refused":
+        raise ApiProblem(
+            422,
+            "Rules refused",
+            f"The new rules were refused; revision {svc.policies.current().revision} keeps serving.",
+            {"rules": status.errors},
+        )
+    return jsonify({"revision": svc.policies.current().revision, **status.to_json()})
 
 
 @bp.get("/healthz")

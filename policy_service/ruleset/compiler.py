@@ -9,12 +9,16 @@ shape this translation (see ENGINE-NOTES.md and docs/architecture.md):
 - a comparison on a missing key is false, and the engine has no general
   negation, so `not` is pushed down to the comparisons (De Morgan), and a
   negated comparison also holds when the field is missing;
-- text matching is case-sensitive beyond ASCII, so the fact carries the text
-  case-folded and the words are case-folded here.
+- its regular expressions (`$mt`) give wrong answers: `.*(late|delay).*`
+  does not match "delayed". So `contains_any` is not handed to the engine as
+  a regex: each one becomes a text matcher, run in Python (a plain substring
+  test on the case-folded text) before the fact is asserted, and the rule
+  tests the matcher's boolean key like any other field.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from policy_service.ruleset.catalogue import engine_key
@@ -41,15 +45,33 @@ _ENGINE_OP = {"ne": "$neq", "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lt
 EngineCondition = dict[str, Any]
 
 
-def compile_ruleset(ruleset: RuleSet) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TextMatcher:
+    """Sets `key` in the fact to whether the text at `field_key` contains one of `words`."""
+
+    key: str
+    field_key: str
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EngineRules:
+    """A rule set ready for the engine: rule definitions and the text matchers they test."""
+
+    definitions: dict[str, Any]
+    text_matchers: tuple[TextMatcher, ...]
+
+
+def compile_ruleset(ruleset: RuleSet) -> EngineRules:
     """Engine definitions for every rule of `ruleset`, keyed by rule id."""
+    compiler = _Compiler()
     definitions: dict[str, Any] = {}
     for rule in ruleset.rules:
         parts: list[EngineCondition] = [{FACT_MARKER_KEY: FACT_MARKER_VALUE}]
         if rule.when is not None:
-            parts.append(compile_condition(rule.when))
+            parts.append(compiler.condition(rule.when))
         definitions[rule.id] = {"all": [{"m": {"$and": parts}}]}
-    return definitions
+    return EngineRules(definitions, tuple(compiler.matchers.values()))
 
 
 def portable_condition(condition: Condition | None) -> list[Any] | None:
@@ -69,28 +91,36 @@ def portable_condition(condition: Condition | None) -> list[Any] | None:
     return ["cmp", condition.field.removeprefix("state."), condition.op, value]
 
 
-def compile_condition(condition: Condition, negate: bool = False) -> EngineCondition:
-    """One condition in the engine's language; `negate` compiles its negation."""
-    if isinstance(condition, Not):
-        return compile_condition(condition.item, not negate)
-    if isinstance(condition, AllOf | AnyOf):
-        conjunctive = isinstance(condition, AllOf) != negate
-        items = [compile_condition(c, negate) for c in condition.items]
-        if len(items) == 1:
-            return items[0]
-        return {"$and" if conjunctive else "$or": items}
-    return _comparison(condition, negate)
+class _Compiler:
+    def __init__(self) -> None:
+        # (field, words) -> matcher: rules testing the same words share one key
+        self.matchers: dict[tuple[str, tuple[str, ...]], TextMatcher] = {}
 
+    def condition(self, condition: Condition, negate: bool = False) -> EngineCondition:
+        """One condition in the engine's language; `negate` compiles its negation."""
+        if isinstance(condition, Not):
+            return self.condition(condition.item, not negate)
+        if isinstance(condition, AllOf | AnyOf):
+            conjunctive = isinstance(condition, AllOf) != negate
+            items = [self.condition(c, negate) for c in condition.items]
+            if len(items) == 1:
+                return items[0]
+            return {"$and" if conjunctive else "$or": items}
+        return self.comparison(condition, negate)
 
-def _comparison(c: Comparison, negate: bool) -> EngineCondition:
-    key = engine_key(c.field)
-    if c.op == "contains_any":
-        # The loader refuses `not` around text matches, so `negate` is False here.
-        return {"$mt": {key: ".*(" + "|".join(c.value) + ").*"}}
-    if not negate:
-        return _present(key, c.op, c.value)
-    # A comparison on a missing field is false, so its negation is true there.
-    return {"$or": [{"$nex": {key: 1}}, _present(key, _COMPLEMENT[c.op], c.value)]}
+    def comparison(self, c: Comparison, negate: bool) -> EngineCondition:
+        key = engine_key(c.field)
+        if c.op == "contains_any":
+            matcher = self.matchers.setdefault(
+                (key, c.value), TextMatcher(f"match__{len(self.matchers)}", key, c.value)
+            )
+            key, op, value = matcher.key, "eq", True
+        else:
+            op, value = c.op, c.value
+        if not negate:
+            return _present(key, op, value)
+        # A comparison on a missing field is false, so its negation is true there.
+        return {"$or": [{"$nex": {key: 1}}, _present(key, _COMPLEMENT[op], value)]}
 
 
 def _present(key: str, op: str, value: Any) -> EngineCondition:

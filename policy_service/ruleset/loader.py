@@ -31,9 +31,7 @@ from policy_service.ruleset.model import (
 from policy_service.ruleset.source import LocDict, LocList, Pos, parse_yaml
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-# Words for contains_any: letters, digits, spaces, apostrophes and hyphens only,
-# so that they never carry a regular-expression meaning into the engine.
-WORD_PATTERN = re.compile(r"[\w' -]{1,100}")
+MAX_WORD_CHARS = 100
 MAX_RULES = 1000
 MAX_PRIORITY = 100_000
 MAX_LIST_VALUES = 200
@@ -58,9 +56,23 @@ def policy_revision(files: Iterable[tuple[str, bytes]]) -> str:
     return digest.hexdigest()[:12]
 
 
+ACCOUNTS_FILE = "accounts.yaml"
+
+
 def rule_files(directory: Path) -> list[Path]:
-    """The rule files of a directory: every *.yaml and *.yml directly inside it."""
-    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    """The rule files of a directory: every *.yaml and *.yml directly inside it
+    except the account mapping (accounts.yaml)."""
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != ACCOUNTS_FILE
+    )
+
+
+def policy_files(directory: Path) -> list[Path]:
+    """Every file whose content makes the revision: the rule files and the account mapping."""
+    mapping = directory / ACCOUNTS_FILE
+    return rule_files(directory) + ([mapping] if mapping.is_file() else [])
 
 
 def load_policy(directory: Path) -> Policy:
@@ -94,11 +106,64 @@ def load_policy(directory: Path) -> Policy:
                 )
             )
         rulesets[ruleset.name] = ruleset
-    if not problems and "default" not in rulesets:
-        problems.append(Problem(str(directory), 1, 1, "no rule set is named 'default'"))
+    default, accounts = "default", dict[str, str]()
+    mapping = directory / ACCOUNTS_FILE
+    if mapping.is_file():
+        data = mapping.read_bytes()
+        contents.append((mapping.name, data))
+        try:
+            default, accounts = load_accounts(data, str(mapping), set(rulesets))
+        except RuleFileError as exc:
+            problems.extend(exc.problems)
+    if not problems and default not in rulesets:
+        problems.append(Problem(str(directory), 1, 1, f"no rule set is named {default!r}"))
     if problems:
         raise RuleFileError(problems)
-    return Policy(revision=policy_revision(contents), rulesets=rulesets)
+    return Policy(policy_revision(contents), rulesets, default, accounts)
+
+
+def load_accounts(data: bytes, path: str, rulesets: set[str]) -> tuple[str, dict[str, str]]:
+    """The account mapping: which rule set decides for which account.
+
+    ```yaml
+    default: default          # optional: the rule set of unlisted accounts
+    accounts: {acme-air: airline, acme-shop: default}
+    ```
+    """
+    document = parse_yaml(data, path)
+    checker = _Checker(path)
+    if document is None:
+        document = LocDict()
+        document.pos, document.key_pos, document.value_pos = Pos(1, 1), {}, {}
+    if not checker.mapping(document, Pos(1, 1), "the account mapping", ("default", "accounts")):
+        raise RuleFileError(checker.problems)
+    assert isinstance(document, LocDict)
+
+    def known(name: Any, pos: Pos) -> bool:
+        if name in rulesets:
+            return True
+        hint = _suggest(str(name), rulesets) or f"loaded rule sets: {', '.join(sorted(rulesets))}"
+        checker.error(pos, f"no rule set named {name!r}", hint)
+        return False
+
+    default = document.get("default", "default")
+    if "default" in document:
+        known(default, document.value_pos["default"])
+    accounts: dict[str, str] = {}
+    table = document.get("accounts", LocDict())
+    if not isinstance(table, LocDict):
+        checker.error(
+            document.value_pos["accounts"], "accounts must be a mapping: account: rule set"
+        )
+    else:
+        for account, name in table.items():
+            if checker.ident(account, table.key_pos[account], "account") and known(
+                name, table.value_pos[account]
+            ):
+                accounts[account] = str(name)
+    if checker.problems:
+        raise RuleFileError(checker.problems)
+    return str(default), accounts
 
 
 def load_ruleset(data: bytes, path: str) -> RuleSet:
@@ -365,13 +430,6 @@ class _Checker:
             item = self.condition(inner, inner_pos, depth + 1)
             if item is None:
                 return None
-            if _has_text_match(item):
-                self.error(
-                    value.key_pos[key],
-                    "'not' cannot wrap contains_any on text: the engine has no negated "
-                    "text match; give the positive case its own rule with a lower priority number",
-                )
-                return None
             return Not(item, value.key_pos[key])
         if not isinstance(inner, LocList) or not inner:
             self.error(inner_pos, f"{key!r} takes a non-empty list of conditions")
@@ -490,14 +548,16 @@ class _Checker:
             )
             return _INVALID
         if kind is Kind.TEXT:
-            if not WORD_PATTERN.fullmatch(value) or not value.strip():
+            folded = " ".join(value.casefold().split())
+            if not folded or len(value) > MAX_WORD_CHARS or not value.isprintable():
                 self.error(
                     pos,
-                    f"{value!r}: contains_any takes words or phrases of letters, digits, "
-                    "spaces, apostrophes and hyphens (up to 100 characters)",
+                    f"{value!r}: contains_any takes words or phrases of 1-{MAX_WORD_CHARS} "
+                    "printable characters",
                 )
                 return _INVALID
-            return " ".join(value.casefold().split())
+            # Folded like the comment text, so the match ignores case and spacing.
+            return folded
         if len(value) > 200:
             self.error(pos, "text values are limited to 200 characters")
             return _INVALID
@@ -583,14 +643,6 @@ def _comparisons(condition: Condition) -> list[Comparison]:
     if isinstance(condition, Not):
         return _comparisons(condition.item)
     return [c for item in condition.items for c in _comparisons(item)]
-
-
-def _has_text_match(condition: Condition) -> bool:
-    if isinstance(condition, Comparison):
-        return BY_NAME[condition.field].kind is Kind.TEXT
-    if isinstance(condition, Not):
-        return _has_text_match(condition.item)
-    return any(_has_text_match(c) for c in condition.items)
 
 
 def _plain(value: Any) -> Any:

@@ -115,3 +115,8 @@ class Policy:
     revision: str
     rulesets: dict[str, RuleSet]
     default_ruleset: str = "default"
+    # account -> rule set name, from accounts.yaml; other accounts get the default
+    accounts: dict[str, str] = field(default_factory=dict)
+
+    def ruleset_for(self, account: str) -> str:
+        return self.accounts.get(account, self.default_ruleset)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 
 
 class Kind(Enum):
@@ -154,6 +155,7 @@ CRISIS_FIELDS: frozenset[str] = frozenset(
 )
 
 
+@cache
 def engine_key(name: str) -> str:
     """The key a catalogue field has in the flat fact handed to the engine."""
     return name.replace(".", "__")

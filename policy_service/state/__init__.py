@@ -8,22 +8,17 @@ alike, proven by one conformance suite.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any, Protocol
 
-# A crisis-level condition in a portable form that the memory store reads in
-# Python and the Redis store reads in Lua:
-#   ["all", [c, ...]] | ["any", [c, ...]] | ["not", c] | ["cmp", name, op, value]
-# where `name` is a state window (volume_1h, ...) and op one of the rule operators.
-PortableCondition = list[Any]
+from policy_service.state.levels import PortableCondition, compile_test
 
 DEDUP_SECONDS = 7 * 86400  # a duplicate within a week gets the first answer
 PENDING_SECONDS = 30  # a decision in progress blocks duplicates this long at most
 TRANSITIONS_KEPT = 50
-MIN_BASELINE_PER_HOUR = 1.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +28,16 @@ class CrisisRules:
     watch: PortableCondition | None = None
     crisis: PortableCondition | None = None
     cool_down_seconds: int = 2 * 3600
+
+    @cached_property
+    def watch_test(self) -> Callable[[Mapping[str, Any]], bool]:
+        """`watch` compiled once into a function of the state fields."""
+        return compile_test(self.watch)
+
+    @cached_property
+    def crisis_test(self) -> Callable[[Mapping[str, Any]], bool]:
+        """`crisis` compiled once into a function of the state fields."""
+        return compile_test(self.crisis)
 
     @cached_property
     def as_json(self) -> str:

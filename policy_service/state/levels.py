@@ -2,49 +2,62 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from policy_service.state import MIN_BASELINE_PER_HOUR, PortableCondition
+# A crisis-level condition in a portable form that the memory store reads in
+# Python and the Redis store reads in Lua:
+#   ["all", [c, ...]] | ["any", [c, ...]] | ["not", c] | ["cmp", name, op, value]
+# where `name` is a state window (volume_1h, ...) and op one of the rule operators.
+PortableCondition = list[Any]
+
+MIN_BASELINE_PER_HOUR = 1.0
 
 COUNTERS = ("volume", "negative", "hostile", "positive", "multiplier", "non_customer")
 
 
-def holds(condition: PortableCondition | None, fields: Mapping[str, Any]) -> bool:
-    """Evaluate a portable condition; a missing condition never holds."""
+Test = Callable[[Mapping[str, Any]], bool]
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda v, x: bool(v == x),
+    "ne": lambda v, x: bool(v != x),
+    "gt": lambda v, x: bool(v > x),
+    "gte": lambda v, x: bool(v >= x),
+    "lt": lambda v, x: bool(v < x),
+    "lte": lambda v, x: bool(v <= x),
+    "between": lambda v, x: bool(x[0] <= v <= x[1]),
+    "in": lambda v, x: v in x,
+    "not_in": lambda v, x: v not in x,
+}
+
+
+def compile_test(condition: PortableCondition | None) -> Test:
+    """A portable condition as a Python function of the fields; None never holds.
+
+    A comparison on a missing field is false, as in the rules.
+    """
     if condition is None:
-        return False
+        return lambda fields: False
     kind = condition[0]
-    if kind == "all":
-        return all(holds(c, fields) for c in condition[1])
-    if kind == "any":
-        return any(holds(c, fields) for c in condition[1])
+    if kind in ("all", "any"):
+        parts = tuple(compile_test(c) for c in condition[1])
+        if kind == "all":
+            return lambda fields: all(part(fields) for part in parts)
+        return lambda fields: any(part(fields) for part in parts)
     if kind == "not":
-        return not holds(condition[1], fields)
+        inner = compile_test(condition[1])
+        return lambda fields: not inner(fields)
     _, name, op, operand = condition
-    if name not in fields:
-        return False
-    value = fields[name]
-    if op == "eq":
-        return bool(value == operand)
-    if op == "ne":
-        return bool(value != operand)
-    if op == "gt":
-        return bool(value > operand)
-    if op == "gte":
-        return bool(value >= operand)
-    if op == "lt":
-        return bool(value < operand)
-    if op == "lte":
-        return bool(value <= operand)
-    if op == "between":
-        return bool(operand[0] <= value <= operand[1])
-    if op == "in":
-        return value in operand
-    if op == "not_in":
-        return value not in operand
-    raise ValueError(f"unknown operator {op!r}")
+    if op not in _COMPARE:
+        raise ValueError(f"unknown operator {op!r}")
+    compare = _COMPARE[op]
+    return lambda fields: name in fields and compare(fields[name], operand)
+
+
+def holds(condition: PortableCondition | None, fields: Mapping[str, Any]) -> bool:
+    """Evaluate a portable condition once (stores use compiled tests on the hot path)."""
+    return compile_test(condition)(fields)
 
 
 def rounded(value: float) -> float:
@@ -82,8 +95,8 @@ def advance(
     state: LevelState,
     now_ms: int,
     fields: Mapping[str, Any],
-    watch: PortableCondition | None,
-    crisis: PortableCondition | None,
+    watch: Test,
+    crisis: Test,
     cool_down_ms: int,
 ) -> list[tuple[str, str, int]]:
     """Move `state` for an event at `now_ms`; return the transitions (from, to, at_ms).
@@ -100,8 +113,8 @@ def advance(
         if to == "crisis":
             state.crisis_started_ms = at_ms
 
-    in_crisis = holds(crisis, fields)
-    in_watch = holds(watch, fields)
+    in_crisis = crisis(fields)
+    in_watch = watch(fields)
     if in_crisis:
         if state.level != "crisis":
             move("crisis", now_ms)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -23,7 +25,6 @@ DAY_MS = 24 * HOUR_MS
 MAX_EVENTS_PER_ACCOUNT = 200_000
 MAX_PER_AUTHOR = 100
 MAX_PER_THREAD = 1000
-_PENDING: Mapping[str, Any] = {}
 
 
 def to_ms(at: datetime) -> int:
@@ -39,33 +40,53 @@ def iso(ms: int) -> str:
 
 
 class _Ring:
-    """Counters in `size` buckets of `width_ms`, reused in a circle: bounded memory."""
+    """Counters in `size` buckets of `width_ms`, reused in a circle: bounded memory.
+
+    The window's totals are kept up to date as buckets enter and leave it, so
+    a snapshot costs nothing whatever the traffic.
+    """
 
     def __init__(self, size: int, width_ms: int) -> None:
         self.size = size
         self.width_ms = width_ms
+        self.newest = -1  # bucket index of the watermark
         self.index: list[int] = [-1] * size
-        self.counts: list[dict[str, int]] = [dict.fromkeys(COUNTERS, 0) for _ in range(size)]
+        self.counts: list[list[int]] = [[0] * len(COUNTERS) for _ in range(size)]
+        self.totals = [0] * len(COUNTERS)
 
-    def add(self, at_ms: int, watermark_ms: int, counters: list[str]) -> None:
+    def advance(self, watermark_ms: int) -> None:
+        """Move the window's end to the watermark's bucket, dropping what leaves it."""
+        newest = watermark_ms // self.width_ms
+        if newest <= self.newest:
+            return
+        if newest - self.newest >= self.size:
+            self.index = [-1] * self.size
+            self.counts = [[0] * len(COUNTERS) for _ in range(self.size)]
+            self.totals = [0] * len(COUNTERS)
+        else:
+            for bucket in range(self.newest - self.size + 1, newest - self.size + 1):
+                slot = bucket % self.size
+                if self.index[slot] == bucket:
+                    for i, count in enumerate(self.counts[slot]):
+                        self.totals[i] -= count
+                    self.index[slot] = -1
+                    self.counts[slot] = [0] * len(COUNTERS)
+        self.newest = newest
+
+    def add(self, at_ms: int, counters: list[int]) -> None:
         bucket = at_ms // self.width_ms
-        if bucket <= watermark_ms // self.width_ms - self.size:
+        if bucket <= self.newest - self.size:
             return  # older than the window: the window no longer covers it
         slot = bucket % self.size
         if self.index[slot] != bucket:
+            # The slot's earlier bucket left the window (advance emptied it).
             self.index[slot] = bucket
-            self.counts[slot] = dict.fromkeys(COUNTERS, 0)
-        for name in counters:
-            self.counts[slot][name] += 1
+        for i in counters:
+            self.counts[slot][i] += 1
+            self.totals[i] += 1
 
-    def totals(self, watermark_ms: int) -> dict[str, int]:
-        newest = watermark_ms // self.width_ms
-        total = dict.fromkeys(COUNTERS, 0)
-        for bucket, counts in zip(self.index, self.counts, strict=True):
-            if newest - self.size < bucket <= newest:
-                for name in COUNTERS:
-                    total[name] += counts[name]
-        return total
+    def total(self) -> dict[str, int]:
+        return dict(zip(COUNTERS, self.totals, strict=True))
 
 
 @dataclass
@@ -77,10 +98,15 @@ class _Account:
     transitions: list[dict[str, str]] = field(default_factory=list)
     # author -> time of their last negative comment, for distinct multipliers
     multipliers: dict[str, int] = field(default_factory=dict)
+    # author or thread -> sorted times of their recent negative comments
     author_negative: dict[str, list[int]] = field(default_factory=dict)
     thread_negative: dict[str, list[int]] = field(default_factory=dict)
-    # event id -> (event time, decision or _PENDING), oldest first
-    events: OrderedDict[str, tuple[int, Mapping[str, Any]]] = field(default_factory=OrderedDict)
+    # event id -> (event time, the decision as JSON, or None while pending), oldest
+    # first; JSON text rather than dicts keeps the garbage collector's work small.
+    events: OrderedDict[str, tuple[int, str | None]] = field(default_factory=OrderedDict)
+
+
+_VOLUME, _NEGATIVE, _HOSTILE, _POSITIVE, _MULTIPLIER, _NON_CUSTOMER = range(len(COUNTERS))
 
 
 class MemoryStore:
@@ -90,27 +116,33 @@ class MemoryStore:
         self._lock = threading.Condition()
         self._accounts: dict[str, _Account] = {}
 
+    def _account(self, name: str) -> _Account:
+        account = self._accounts.get(name)
+        if account is None:
+            account = self._accounts[name] = _Account()
+        return account
+
     def observe(self, observation: Observation) -> Observed:
         at_ms = to_ms(observation.at)
         with self._lock:
-            account = self._accounts.setdefault(observation.account, _Account())
+            account = self._account(observation.account)
             seen = account.events.get(observation.event_id)
             if seen is not None:
                 fields = self._snapshot(account, observation)
-                if seen[1] is _PENDING:
+                if seen[1] is None:
                     return Observed(fields, pending=True)
-                return Observed(fields, previous=seen[1])
-            account.events[observation.event_id] = (at_ms, _PENDING)
-            self._forget_old_events(account)
+                return Observed(fields, previous=json.loads(seen[1]))
+            account.events[observation.event_id] = (at_ms, None)
             self._count(account, observation, at_ms)
+            self._forget_old_events(account)
             fields = self._snapshot(account, observation)
             crisis = observation.crisis
             moves = advance(
                 account.level,
                 account.watermark_ms,
                 fields,
-                crisis.watch,
-                crisis.crisis,
+                crisis.watch_test,
+                crisis.crisis_test,
                 crisis.cool_down_seconds * 1000,
             )
             for before, after, moved_ms in moves:
@@ -122,38 +154,43 @@ class MemoryStore:
     def _count(self, account: _Account, obs: Observation, at_ms: int) -> None:
         account.watermark_ms = max(account.watermark_ms, at_ms)
         negative = obs.tone in ("negative", "hostile")
-        counters = ["volume"]
+        counters = [_VOLUME]
         if negative:
-            counters.append("negative")
+            counters.append(_NEGATIVE)
         if obs.tone == "hostile":
-            counters.append("hostile")
+            counters.append(_HOSTILE)
         if obs.tone == "positive":
-            counters.append("positive")
+            counters.append(_POSITIVE)
         if obs.is_multiplier:
-            counters.append("multiplier")
+            counters.append(_MULTIPLIER)
         if obs.is_customer is False:
-            counters.append("non_customer")
-        account.minutes.add(at_ms, account.watermark_ms, counters)
-        account.hours.add(at_ms, account.watermark_ms, counters)
+            counters.append(_NON_CUSTOMER)
+        for ring in (account.minutes, account.hours):
+            ring.advance(account.watermark_ms)
+            ring.add(at_ms, counters)
         if not negative:
             return
+        day_ago = account.watermark_ms - DAY_MS
         if obs.is_multiplier:
-            last = account.multipliers.get(obs.author_id, at_ms)
-            account.multipliers[obs.author_id] = max(last, at_ms)
-        _append_recent(account.author_negative, obs.author_id, at_ms, MAX_PER_AUTHOR)
+            multipliers = account.multipliers
+            multipliers[obs.author_id] = max(multipliers.get(obs.author_id, at_ms), at_ms)
+            if len(multipliers) > 1000:
+                account.multipliers = {a: t for a, t in multipliers.items() if t > day_ago}
+        _append_recent(account.author_negative, obs.author_id, at_ms, MAX_PER_AUTHOR, day_ago)
         if obs.thread_id is not None:
-            _append_recent(account.thread_negative, obs.thread_id, at_ms, MAX_PER_THREAD)
+            _append_recent(account.thread_negative, obs.thread_id, at_ms, MAX_PER_THREAD, day_ago)
 
     def _snapshot(self, account: _Account, obs: Observation) -> dict[str, Any]:
         now = account.watermark_ms
         hour_ago, day_ago = now - HOUR_MS, now - DAY_MS
-        account.multipliers = {a: t for a, t in account.multipliers.items() if t > day_ago}
-        fields = derive(account.minutes.totals(now), account.hours.totals(now)["volume"])
+        fields = derive(account.minutes.total(), account.hours.totals[_VOLUME])
         fields["multipliers_1h"] = sum(1 for t in account.multipliers.values() if t > hour_ago)
-        authored = account.author_negative.get(obs.author_id, [])
-        fields["author_negative_24h"] = sum(1 for t in authored if t > day_ago)
-        on_thread = account.thread_negative.get(obs.thread_id or "", [])
-        fields["thread_negative_1h"] = sum(1 for t in on_thread if t > hour_ago)
+        fields["author_negative_24h"] = _count_after(
+            account.author_negative.get(obs.author_id), day_ago
+        )
+        fields["thread_negative_1h"] = _count_after(
+            account.thread_negative.get(obs.thread_id or ""), hour_ago
+        )
         fields["crisis_level"] = account.level.level
         return fields
 
@@ -174,39 +211,37 @@ class MemoryStore:
             del events[oldest_id]
 
     def record(self, account: str, event_id: str, decision: Mapping[str, Any]) -> None:
+        text = json.dumps(decision, separators=(",", ":"))
         with self._lock:
-            state = self._accounts.setdefault(account, _Account())
-            at_ms = state.events.get(event_id, (state.watermark_ms, _PENDING))[0]
-            state.events[event_id] = (at_ms, decision)
+            state = self._account(account)
+            at_ms = state.events.get(event_id, (state.watermark_ms, None))[0]
+            state.events[event_id] = (at_ms, text)
             self._lock.notify_all()
 
     def wait_for_decision(
         self, account: str, event_id: str, timeout_seconds: float
     ) -> Mapping[str, Any] | None:
-        def recorded() -> Mapping[str, Any] | None:
+        def recorded() -> str | None:
             state = self._accounts.get(account)
             seen = state.events.get(event_id) if state else None
-            return None if seen is None or seen[1] is _PENDING else seen[1]
+            return None if seen is None else seen[1]
 
         with self._lock:
             self._lock.wait_for(lambda: recorded() is not None, timeout_seconds)
-            return recorded()
+            text = recorded()
+        return None if text is None else dict(json.loads(text))
 
     def account_state(self, account: str) -> dict[str, Any]:
         with self._lock:
             state = self._accounts.get(account)
             if state is None:
                 return empty_account_state(account)
-            now = state.watermark_ms
             return {
                 "account": account,
                 "crisis_level": state.level.level,
                 "since": iso(state.level.since_ms) if state.level.since_ms else None,
-                "as_of": iso(now),
-                "windows": {
-                    "1h": state.minutes.totals(now),
-                    "24h": state.hours.totals(now),
-                },
+                "as_of": iso(state.watermark_ms),
+                "windows": {"1h": state.minutes.total(), "24h": state.hours.total()},
                 "transitions": list(reversed(state.transitions)),
             }
 
@@ -227,13 +262,21 @@ def empty_account_state(account: str) -> dict[str, Any]:
     }
 
 
-def _append_recent(table: dict[str, list[int]], key: str, at_ms: int, keep: int) -> None:
-    """Add a time to a key's newest `keep` times; drop keys silent for a day when many."""
-    times = table.setdefault(key, [])
-    times.append(at_ms)
-    times.sort()
-    del times[:-keep]
+def _count_after(times: list[int] | None, after_ms: int) -> int:
+    return 0 if not times else len(times) - bisect.bisect_right(times, after_ms)
+
+
+def _append_recent(
+    table: dict[str, list[int]], key: str, at_ms: int, keep: int, day_ago: int
+) -> None:
+    """Add a time to a key's sorted times, keeping the newest `keep` within a day;
+    when many keys pile up, drop those silent for a day."""
+    times = table.get(key)
+    if times is None:
+        times = table[key] = []
+    bisect.insort(times, at_ms)
+    # Older than a day never counts again: the watermark only moves forward.
+    del times[: max(len(times) - keep, bisect.bisect_right(times, day_ago))]
     if len(table) > 10_000:
-        day_ago = max(t[-1] for t in table.values()) - DAY_MS
-        for stale in [k for k, t in table.items() if t[-1] <= day_ago]:
+        for stale in [k for k, t in table.items() if not t or t[-1] <= day_ago]:
             del table[stale]

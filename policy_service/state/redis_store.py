@@ -49,11 +49,9 @@ SOCKET_TIMEOUT_SECONDS = 0.25
 HEALTH_CHECK_SECONDS = 30
 RETRIES = 2
 BREAKER_PAUSE_SECONDS = 1.0
+# The rings' sizes and widths; OBSERVE_LUA spells the same numbers.
 MINUTE_RING = (60, MINUTE_MS)
 HOUR_RING = (24, HOUR_MS)
-
-# Counters in a ring slot, in the order of the packed value "bucket,volume,negative,...".
-_SLOT_COUNTERS = COUNTERS
 
 OBSERVE_LUA = """
 -- Observe one event of one account: deduplicate, count, move the crisis level, snapshot.
@@ -489,13 +487,17 @@ class RedisStore:
 def ring_totals(
     slots: Mapping[str, str], watermark_ms: int, size: int, width_ms: int
 ) -> dict[str, int]:
-    """Sum the ring slots (packed "bucket,counters...") whose bucket the window covers."""
+    """Sum the ring slots whose bucket the window covers.
+
+    A slot is packed as "bucket,volume,negative,hostile,positive,multiplier,non_customer",
+    the counters in the order of levels.COUNTERS.
+    """
     newest = watermark_ms // width_ms
-    total = dict.fromkeys(_SLOT_COUNTERS, 0)
+    total = dict.fromkeys(COUNTERS, 0)
     for packed in slots.values():
         bucket, *counts = (int(n) for n in packed.split(","))
         if newest - size < bucket <= newest:
-            for name, count in zip(_SLOT_COUNTERS, counts, strict=True):
+            for name, count in zip(COUNTERS, counts, strict=True):
                 total[name] += count
     return total
 

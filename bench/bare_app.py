@@ -1,15 +1,14 @@
 """The baseline of bench/decisions.py: Flask under gunicorn and nothing else.
 
 It reads the request body the way the service's view does (raw bytes, then
-json.loads) and answers a small JSON object, so the difference to the service
+orjson.loads) and answers a small JSON object, so the difference to the service
 is the service's own work: validation, the rule engine, the state store and
 the size of its answer.
 """
 
 from __future__ import annotations
 
-import json
-
+import orjson
 from flask import Flask, Response, jsonify, request
 
 
@@ -18,7 +17,7 @@ def create_app() -> Flask:
 
     @app.post("/v1/decisions")
     def decide() -> Response | tuple[Response, int]:
-        event = json.loads(request.get_data(cache=False))
+        event = orjson.loads(request.get_data(cache=False))
         if not isinstance(event, dict):
             return jsonify({"error": "an event must be a JSON object"}), 422
         return jsonify({"event_id": event.get("event_id"), "action": "ignore", "duplicate": False})

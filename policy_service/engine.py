@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import durable_rules_engine as _core
+import orjson
 
 from policy_service.errors import PolicyError
 from policy_service.ruleset.catalogue import FLOAT_MAX_MAGNITUDE, FLOAT_MIN_MAGNITUDE
@@ -88,7 +89,7 @@ class CompiledRules:
                     payload[matcher.key] = any(word in text for word in matcher.words)
             payload["id"] = next(self._ids)
             payload[FACT_MARKER_KEY] = FACT_MARKER_VALUE
-            text = json.dumps(payload)
+            text = orjson.dumps(payload).decode()
             try:
                 return self._evaluate(text)
             except Exception as exc:

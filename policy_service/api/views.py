@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import marshmallow as ma
+import orjson
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from policy_service.api.openapi import build_spec
@@ -40,14 +40,13 @@ def _json_body(limit: int) -> Any:
     request.max_content_length = limit
     raw = request.get_data(cache=False)
     try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        raise ApiProblem(400, "Bad Request", "The body is not UTF-8 text.") from None
-    except json.JSONDecodeError as exc:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise ApiProblem(
             400,
             "Bad Request",
-            f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+            f"The body is not valid JSON (UTF-8): {exc.msg} at line {exc.lineno} "
+            f"column {exc.colno}.",
         ) from None
 
 
@@ -67,8 +66,8 @@ def _decide(data: Any) -> dict[str, Any]:
 
 
 def _json_response(body: Any) -> Response:
-    # Plain json.dumps: Flask's provider would sort the keys of every answer.
-    return Response(json.dumps(body, separators=(",", ":")), mimetype="application/json")
+    # orjson: the answer's encoding is a visible share of a decision's cost.
+    return Response(orjson.dumps(body), mimetype="application/json")
 
 
 @bp.post("/v1/decisions")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import bisect
-import json
+import heapq
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from policy_service.state import (
     DEDUP_SECONDS,
@@ -96,8 +98,10 @@ class _Account:
     watermark_ms: int = 0
     level: LevelState = field(default_factory=LevelState)
     transitions: list[dict[str, str]] = field(default_factory=list)
-    # author -> time of their last negative comment, for distinct multipliers
+    # multiplier author -> time of their last negative comment, while within the
+    # hour, and a heap of (time, author) to drop them as the hour moves on
     multipliers: dict[str, int] = field(default_factory=dict)
+    multiplier_times: list[tuple[int, str]] = field(default_factory=list)
     # author or thread -> sorted times of their recent negative comments
     author_negative: dict[str, list[int]] = field(default_factory=dict)
     thread_negative: dict[str, list[int]] = field(default_factory=dict)
@@ -131,7 +135,7 @@ class MemoryStore:
                 fields = self._snapshot(account, observation)
                 if seen[1] is None:
                     return Observed(fields, pending=True)
-                return Observed(fields, previous=json.loads(seen[1]))
+                return Observed(fields, previous=orjson.loads(seen[1]))
             account.events[observation.event_id] = (at_ms, None)
             self._count(account, observation, at_ms)
             self._forget_old_events(account)
@@ -174,8 +178,7 @@ class MemoryStore:
         if obs.is_multiplier:
             multipliers = account.multipliers
             multipliers[obs.author_id] = max(multipliers.get(obs.author_id, at_ms), at_ms)
-            if len(multipliers) > 1000:
-                account.multipliers = {a: t for a, t in multipliers.items() if t > day_ago}
+            heapq.heappush(account.multiplier_times, (at_ms, obs.author_id))
         _append_recent(account.author_negative, obs.author_id, at_ms, MAX_PER_AUTHOR, day_ago)
         if obs.thread_id is not None:
             _append_recent(account.thread_negative, obs.thread_id, at_ms, MAX_PER_THREAD, day_ago)
@@ -184,7 +187,7 @@ class MemoryStore:
         now = account.watermark_ms
         hour_ago, day_ago = now - HOUR_MS, now - DAY_MS
         fields = derive(account.minutes.total(), account.hours.totals[_VOLUME])
-        fields["multipliers_1h"] = sum(1 for t in account.multipliers.values() if t > hour_ago)
+        fields["multipliers_1h"] = _distinct_since(account, hour_ago)
         fields["author_negative_24h"] = _count_after(
             account.author_negative.get(obs.author_id), day_ago
         )
@@ -211,7 +214,7 @@ class MemoryStore:
             del events[oldest_id]
 
     def record(self, account: str, event_id: str, decision: Mapping[str, Any]) -> None:
-        text = json.dumps(decision, separators=(",", ":"))
+        text = orjson.dumps(decision).decode()
         with self._lock:
             state = self._account(account)
             at_ms = state.events.get(event_id, (state.watermark_ms, None))[0]
@@ -229,7 +232,7 @@ class MemoryStore:
         with self._lock:
             self._lock.wait_for(lambda: recorded() is not None, timeout_seconds)
             text = recorded()
-        return None if text is None else dict(json.loads(text))
+        return None if text is None else dict(orjson.loads(text))
 
     def account_state(self, account: str) -> dict[str, Any]:
         with self._lock:
@@ -260,6 +263,16 @@ def empty_account_state(account: str) -> dict[str, Any]:
         "windows": {"1h": dict(zero), "24h": dict(zero)},
         "transitions": [],
     }
+
+
+def _distinct_since(account: _Account, after_ms: int) -> int:
+    """Distinct multipliers whose last negative comment is after `after_ms`."""
+    times, last = account.multiplier_times, account.multipliers
+    while times and times[0][0] <= after_ms:
+        at_ms, author = heapq.heappop(times)
+        if last.get(author) == at_ms:
+            del last[author]
+    return len(last)
 
 
 def _count_after(times: list[int] | None, after_ms: int) -> int:

@@ -179,9 +179,12 @@ class Evaluator:
         duplicate = False
         if observed.pending:
             # Another request is deciding this very event: give its answer.
-            previous = self._store.wait_for_decision(
-                event.account, event.event_id, PENDING_WAIT_SECONDS
-            )
+            try:
+                previous = self._store.wait_for_decision(
+                    event.account, event.event_id, PENDING_WAIT_SECONDS
+                )
+            except StoreUnavailable:
+                previous = None
             if previous is not None:
                 return dict(previous), True
             # It did not finish in time: answer from the snapshot, count nothing.

@@ -162,3 +162,12 @@ def test_store_errors_are_store_unavailable_and_ping_never_raises() -> None:
                 call()
     finally:
         store.close()
+
+
+def test_account_state_with_redis_stopped_is_503(server: RedisServer, client: FlaskClient) -> None:
+    decide(client, "before")
+    server.stop()
+    response = client.get("/v1/accounts/acme/state")
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    assert "state store is unavailable" in response.get_json()["detail"]

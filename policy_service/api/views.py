@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from policy_service.api.openapi import build_spec
 from policy_service.api.problems import ApiProblem, validation_problem
 from policy_service.api.schemas import BatchRequestSchema
-from policy_service.errors import EventError
+from policy_service.errors import EventError, StoreUnavailable
 from policy_service.events import is_valid_id, parse_event
 from policy_service.loaded_policy import PolicyHolder
 from policy_service.reloader import Reloader
@@ -102,7 +102,12 @@ def account_state(account: str) -> Response:
             "An account id is 1-64 letters, digits or the characters . _ : -",
             {"account": ["invalid id"]},
         )
-    return jsonify(services().store.account_state(account))
+    try:
+        return jsonify(services().store.account_state(account))
+    except StoreUnavailable as exc:
+        raise ApiProblem(
+            503, "Service Unavailable", f"The state store is unavailable: {exc}"
+        ) from None
 
 
 def _policy_json(holder: PolicyHolder, reloader: Reloader | None) -> dict[str, Any]:

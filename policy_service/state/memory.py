@@ -243,7 +243,7 @@ class MemoryStore:
                 "account": account,
                 "crisis_level": state.level.level,
                 "since": iso(state.level.since_ms) if state.level.since_ms else None,
-                "as_of": iso(state.watermark_ms),
+                "as_of": iso(state.watermark_ms) if state.watermark_ms else None,
                 "windows": {"1h": state.minutes.total(), "24h": state.hours.total()},
                 "transitions": list(reversed(state.transitions)),
             }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
+from policy_service.config import Settings
 from policy_service.ruleset.catalogue import ACTIONS, ALL_OPERATORS, FIELDS
 from tests.conftest import ROOT
 
@@ -19,5 +22,5 @@ def test_rules_doc_lists_every_field_operator_and_action() -> None:
 def test_readme_shows_the_two_commands_and_every_setting() -> None:
     text = (ROOT / "README.md").read_text()
     assert "make run" in text and "make test" in text
-    for name in ("HOST", "PORT", "RULES_DIR", "STATE_URL", "WORKERS", "LOG_LEVEL"):
-        assert f"POLICY_{name}" in text
+    for name in fields(Settings):
+        assert f"POLICY_{name.name.upper()}" in text, name.name

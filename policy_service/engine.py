@@ -27,6 +27,7 @@ import orjson
 from policy_service.errors import PolicyError
 from policy_service.ruleset.catalogue import FLOAT_MAX_MAGNITUDE, FLOAT_MIN_MAGNITUDE
 from policy_service.ruleset.compiler import FACT_MARKER_KEY, FACT_MARKER_VALUE, EngineRules
+from policy_service.ruleset.patterns import compile_pattern
 
 # One lock for the whole process: the C core keeps global tables shared by
 # every rule set handle, so two handles cannot be used concurrently either.
@@ -75,7 +76,10 @@ class CompiledRules:
         except Exception as exc:  # the core reports only "error code: NNN"
             raise EngineError(f"the engine refused rule set {label!r}: {exc}") from exc
         self._closed = False
-        self._matchers = rules.text_matchers
+        self._matchers = [
+            (m.key, m.field_key, m.words, compile_pattern(m.pattern) if m.pattern else None)
+            for m in rules.text_matchers
+        ]
 
     def matching_rules(self, fact: Mapping[str, Any]) -> set[str]:
         """Ids of every rule whose condition holds for `fact` (a flat mapping)."""
@@ -83,10 +87,13 @@ class CompiledRules:
             if self._closed:
                 raise EngineError(f"rule set {self.name} was closed")
             payload = {k: engine_number(v) if type(v) is float else v for k, v in fact.items()}
-            for matcher in self._matchers:
-                text = payload.get(matcher.field_key)
+            for key, field_key, words, pattern in self._matchers:
+                text = payload.get(field_key)
                 if isinstance(text, str):
-                    payload[matcher.key] = any(word in text for word in matcher.words)
+                    if pattern is not None:
+                        payload[key] = pattern.search(text) is not None
+                    else:
+                        payload[key] = any(word in text for word in words)
             payload["id"] = next(self._ids)
             payload[FACT_MARKER_KEY] = FACT_MARKER_VALUE
             text = orjson.dumps(payload).decode()

@@ -3,6 +3,7 @@ missing fields, matches a plain Python reading of the rule."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +34,7 @@ CASES: list[tuple[str, str]] = [
     ("minutes-between", "{time.minutes_since_post: {between: [30, 90.5]}}"),
     ("contains", "{event.text: {contains_any: [refund, food poisoning, remboursé]}}"),
     ("contains-overlap", "{event.text: {contains_any: [late, delay, '#fail']}}"),
+    ("matches", "{event.text: {matches: '(refund|rembours)\\w*|food\\s+poison'}}"),
     ("two-fields", "{signals.severity: {gte: 2}, author.is_customer: {eq: false}}"),
     ("all", "{all: [{signals.severity: {gte: 2}}, {signals.tone: {eq: negative}}]}"),
     ("any", "{any: [{signals.severity: {gte: 4}}, {author.is_customer: {eq: false}}]}"),
@@ -100,6 +102,9 @@ def holds(condition: Condition, values: dict[str, Any]) -> bool:
         case "contains_any":
             text = " ".join(str(value).casefold().split())
             return any(word in text for word in operand)
+        case "matches":
+            text = " ".join(str(value).casefold().split())
+            return re.search(operand, text, re.IGNORECASE) is not None
     raise AssertionError(condition.op)
 
 
@@ -188,6 +193,10 @@ def test_floats_python_writes_with_an_exponent_reach_the_engine(
         ({"event.text": "so #Fail"}, "contains-overlap", True),
         ({"event.text": "flight delayed again"}, "not-contains-overlap", False),
         ({}, "not-contains", True),
+        ({"event.text": "REMBOURSEZ moi"}, "matches", True),
+        ({"event.text": "Food   Poisoning"}, "matches", True),
+        ({"event.text": "food is poison"}, "matches", False),
+        ({"event.text": "food is poison"}, "not-matches", True),
     ],
 )
 def test_operator_examples(

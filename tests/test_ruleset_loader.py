@@ -174,3 +174,20 @@ def test_numbers_the_engine_cannot_read_are_refused() -> None:
         VALID.replace("{signals.tone: {eq: positive}}", "{state.velocity: {gte: 0.00001}}")
     )
     assert "numbers are 0 or between 0.0001 and 10^15" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ("(refund", "missing )"),
+        ("(a)\\1", "invalid escape sequence"),
+        ("(?<=a)b", "invalid perl operator"),
+    ],
+)
+def test_a_regex_that_does_not_compile(pattern: str, reason: str) -> None:
+    text = VALID.replace(
+        "{signals.tone: {eq: positive}}", f"{{event.text: {{matches: '{pattern}'}}}}"
+    )
+    found = problems(text)
+    assert len(found) == 1
+    assert "regular expression does not compile" in found[0] and reason in found[0], found

@@ -37,7 +37,7 @@ OPERATORS: dict[Kind, tuple[str, ...]] = {
     Kind.BOOL: ("eq", "ne"),
     Kind.ENUM: ("eq", "ne", "in", "not_in"),
     Kind.STRING: ("eq", "ne", "in", "not_in"),
-    Kind.TEXT: ("contains_any",),
+    Kind.TEXT: ("contains_any", "matches"),
 }
 ALL_OPERATORS = tuple(sorted({op for ops in OPERATORS.values() for op in ops}))
 

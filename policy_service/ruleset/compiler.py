@@ -47,11 +47,13 @@ EngineCondition = dict[str, Any]
 
 @dataclass(frozen=True)
 class TextMatcher:
-    """Sets `key` in the fact to whether the text at `field_key` contains one of `words`."""
+    """Sets `key` in the fact to whether the text at `field_key` contains one of
+    `words`, or (for `matches`) has a match of the RE2 `pattern`."""
 
     key: str
     field_key: str
-    words: tuple[str, ...]
+    words: tuple[str, ...] = ()
+    pattern: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def portable_condition(condition: Condition | None) -> list[Any] | None:
 class _Compiler:
     def __init__(self) -> None:
         # (field, words) -> matcher: rules testing the same words share one key
-        self.matchers: dict[tuple[str, tuple[str, ...]], TextMatcher] = {}
+        self.matchers: dict[tuple[str, str, Any], TextMatcher] = {}
 
     def condition(self, condition: Condition, negate: bool = False) -> EngineCondition:
         """One condition in the engine's language; `negate` compiles its negation."""
@@ -110,9 +112,11 @@ class _Compiler:
 
     def comparison(self, c: Comparison, negate: bool) -> EngineCondition:
         key = engine_key(c.field)
-        if c.op == "contains_any":
+        if c.op in ("contains_any", "matches"):
+            words, pattern = (c.value, None) if c.op == "contains_any" else ((), c.value)
             matcher = self.matchers.setdefault(
-                (key, c.value), TextMatcher(f"match__{len(self.matchers)}", key, c.value)
+                (key, c.op, c.value),
+                TextMatcher(f"match__{len(self.matchers)}", key, words, pattern),
             )
             key, op, value = matcher.key, "eq", True
         else:

@@ -101,7 +101,7 @@ def _conjunction(condition: Condition | None) -> dict[str, _Range] | None:
         item = stack.pop()
         if isinstance(item, AllOf):
             stack.extend(item.items)
-        elif isinstance(item, Comparison) and item.op != "contains_any":
+        elif isinstance(item, Comparison) and item.op not in ("contains_any", "matches"):
             ranges.setdefault(item.field, _Range()).narrow(item.op, item.value)
         else:
             return None

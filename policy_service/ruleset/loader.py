@@ -28,6 +28,7 @@ from policy_service.ruleset.model import (
     RuleTest,
     Thresholds,
 )
+from policy_service.ruleset.patterns import compile_pattern
 from policy_service.ruleset.source import LocDict, LocList, Pos, parse_yaml
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -480,6 +481,16 @@ class _Checker:
         return result
 
     def operand(self, field: catalogue.Field, op: str, value: Any, pos: Pos) -> Any:
+        if op == "matches":
+            if not isinstance(value, str):
+                self.error(pos, f"matches takes one regular expression, not {value!r}")
+                return _INVALID
+            try:
+                compile_pattern(value)
+            except ValueError as exc:
+                self.error(pos, f"{value!r}: {exc}")
+                return _INVALID
+            return value
         if op in ("in", "not_in", "between", "contains_any"):
             if not isinstance(value, LocList) or not value:
                 self.error(pos, f"{op} takes a non-empty list")

@@ -344,7 +344,7 @@ class RedisStore:
 
     def __init__(
         self,
-        client: redis.Redis[str],
+        client: redis.Redis,
         prefix: str = DEFAULT_PREFIX,
         breaker: CircuitBreaker | None = None,
     ) -> None:
@@ -449,7 +449,7 @@ class RedisStore:
     def account_state(self, account: str) -> dict[str, Any]:
         k = self._keys
 
-        def read(pipe: Pipeline[str]) -> list[Any]:
+        def read(pipe: Pipeline) -> list[Any]:
             pipe.hmget(k.meta(account), ["wm", "level", "since"])
             pipe.hgetall(k.minutes(account))
             pipe.hgetall(k.hours(account))

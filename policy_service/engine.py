@@ -86,7 +86,14 @@ class CompiledRules:
         with _CORE_LOCK:
             if self._closed:
                 raise EngineError(f"rule set {self.name} was closed")
-            payload = {k: engine_number(v) if type(v) is float else v for k, v in fact.items()}
+            payload = dict(fact)
+            for key, value in fact.items():
+                if (
+                    type(value) is float
+                    and value
+                    and not (FLOAT_MIN_MAGNITUDE <= abs(value) < FLOAT_MAX_MAGNITUDE)
+                ):
+                    payload[key] = engine_number(value)
             for key, field_key, words, pattern in self._matchers:
                 text = payload.get(field_key)
                 if isinstance(text, str):

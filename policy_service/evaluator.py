@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from policy_service.analysis import Analyzer, Signal, resolve_signals
+from policy_service.analysis import SIGNAL_NAMES, Analyzer, Signal, resolve_signals
 from policy_service.clock import Clock
 from policy_service.errors import EventError, StoreUnavailable
 from policy_service.events import Event
 from policy_service.loaded_policy import LoadedPolicy, LoadedRuleSet
-from policy_service.ruleset.catalogue import engine_key
+from policy_service.ruleset.catalogue import BY_NAME, engine_key
 from policy_service.ruleset.model import Rule, Thresholds
 from policy_service.state import Observation, Observed, StateStore
 
@@ -289,6 +289,19 @@ def is_multiplier(event: Event, thresholds: Thresholds) -> bool | None:
     return None if reach is None else reach >= thresholds.multiplier_reach
 
 
+def _prefixed(prefix: str, names: Iterable[str]) -> dict[str, str]:
+    return {name: engine_key(f"{prefix}.{name}") for name in names}
+
+
+# Engine keys of the signal, state and time fields, looked up rather than built
+# for every fact.
+_SIGNAL_KEYS = _prefixed("signals", SIGNAL_NAMES)
+_STATE_KEYS = _prefixed(
+    "state", (f.removeprefix("state.") for f in BY_NAME if f.startswith("state."))
+)
+_TIME_KEYS = _prefixed("time", (f.removeprefix("time.") for f in BY_NAME if f.startswith("time.")))
+
+
 def build_fact(
     event: Event,
     signals: Mapping[str, Signal],
@@ -299,22 +312,25 @@ def build_fact(
     """The flat fact the engine matches: catalogue fields, absent where unknown."""
     author = event.author
     values: dict[str, Any] = {
-        "event.channel": event.channel,
-        "event.lang": event.lang,
-        # Case-folded with white space collapsed: the engine's case-insensitive
-        # match knows only ASCII, and rule words are folded the same way.
-        "event.text": " ".join(event.text.casefold().split()),
-        "event.text_length": len(event.text),
-        "author.reach": author.reach,
-        "author.is_customer": author.is_customer,
-        "author.verified": author.verified,
-        "author.is_multiplier": is_multiplier(event, thresholds),
-        "thread.by_brand": event.thread.by_brand if event.thread else None,
+        "event__channel": event.channel,
+        "event__lang": event.lang,
+        # Case-folded with white space collapsed: rule words are folded the
+        # same way, so matching ignores case (in every alphabet) and spacing.
+        "event__text": " ".join(event.text.casefold().split()),
+        "event__text_length": len(event.text),
+        "author__reach": author.reach,
+        "author__is_customer": author.is_customer,
+        "author__verified": author.verified,
+        "author__is_multiplier": is_multiplier(event, thresholds),
+        "thread__by_brand": event.thread.by_brand if event.thread else None,
     }
     for name, signal in signals.items():
-        values[f"signals.{name}"] = signal.value
+        values[_SIGNAL_KEYS[name]] = signal.value
     for name, value in state.items():
-        values[f"state.{name}"] = value
+        # Only catalogue fields reach the engine; a store may keep more.
+        key = _STATE_KEYS.get(name)
+        if key is not None:
+            values[key] = value
     for name, value in times.items():
-        values[f"time.{name}"] = value
-    return {engine_key(k): v for k, v in values.items() if v is not None}
+        values[_TIME_KEYS[name]] = value
+    return {k: v for k, v in values.items() if v is not None}

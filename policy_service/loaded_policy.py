@@ -90,23 +90,26 @@ class PolicyHolder:
     def current(self) -> LoadedPolicy:
         return self._current
 
-    @contextmanager
-    def use(self) -> Iterator[LoadedPolicy]:
+    def use(self) -> _Use:
+        """The active policy, held until the `with` block ends."""
+        return _Use(self)
+
+    def _acquire(self) -> LoadedPolicy:
         with self._lock:
             policy = self._current
             self._users[id(policy)] = self._users.get(id(policy), 0) + 1
-        try:
-            yield policy
-        finally:
-            with self._lock:
-                left = self._users[id(policy)] - 1
-                if left:
-                    self._users[id(policy)] = left
-                else:
-                    del self._users[id(policy)]
-                    retired = self._retired.pop(id(policy), None)
-                    if retired is not None:
-                        retired.close()
+            return policy
+
+    def _release(self, policy: LoadedPolicy) -> None:
+        with self._lock:
+            left = self._users[id(policy)] - 1
+            if left:
+                self._users[id(policy)] = left
+                return
+            del self._users[id(policy)]
+            retired = self._retired.pop(id(policy), None)
+        if retired is not None:
+            retired.close()
 
     def swap(self, new: LoadedPolicy) -> LoadedPolicy:
         """Make `new` active; the replaced policy is closed once no request uses it."""
@@ -117,6 +120,22 @@ class PolicyHolder:
             else:
                 old.close()
         return old
+
+
+class _Use:
+    """A plain context manager (cheaper than a generator on every decision)."""
+
+    __slots__ = ("_holder", "_policy")
+
+    def __init__(self, holder: PolicyHolder) -> None:
+        self._holder = holder
+
+    def __enter__(self) -> LoadedPolicy:
+        self._policy = self._holder._acquire()
+        return self._policy
+
+    def __exit__(self, *_: object) -> None:
+        self._holder._release(self._policy)
 
 
 class FixedPolicy:

@@ -15,7 +15,7 @@ from policy_service.clock import Clock
 from policy_service.errors import EventError, StoreUnavailable
 from policy_service.events import Event
 from policy_service.loaded_policy import LoadedPolicy, LoadedRuleSet
-from policy_service.ruleset.catalogue import BY_NAME, engine_key
+from policy_service.ruleset.catalogue import BY_NAME, engine_key, set_member_key
 from policy_service.ruleset.model import Rule, Thresholds
 from policy_service.state import Observation, Observed, StateStore
 
@@ -313,7 +313,6 @@ def build_fact(
     author = event.author
     values: dict[str, Any] = {
         "event__channel": event.channel,
-        "event__lang": event.lang,
         # Case-folded with white space collapsed: rule words are folded the
         # same way, so matching ignores case (in every alphabet) and spacing.
         "event__text": " ".join(event.text.casefold().split()),
@@ -325,7 +324,12 @@ def build_fact(
         "thread__by_brand": event.thread.by_brand if event.thread else None,
     }
     for name, signal in signals.items():
-        values[_SIGNAL_KEYS[name]] = signal.value
+        if name == "topics":
+            # A set reaches the engine as one true key per member.
+            for topic in signal.value:
+                values[set_member_key(_SIGNAL_KEYS[name], topic)] = True
+        else:
+            values[_SIGNAL_KEYS[name]] = signal.value
     for name, value in state.items():
         # Only catalogue fields reach the engine; a store may keep more.
         key = _STATE_KEYS.get(name)

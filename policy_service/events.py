@@ -14,7 +14,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from policy_service.ruleset.catalogue import TONES
+from policy_service.ruleset.catalogue import TONES, TOPICS
 
 ID_REGEX = r"^[A-Za-z0-9._:-]{1,64}$"
 _ID = re.compile(ID_REGEX)
@@ -44,6 +44,8 @@ class CallerSignals:
     tone: str | None = None
     severity: int | None = None
     constructive: bool | None = None
+    arousal: float | None = None
+    topics: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,19 @@ class Nested(_DirectValidation, ma.fields.Nested):
     pass
 
 
+class Number(_DirectValidation, ma.fields.Float):
+    """A JSON number (an integer is fine); strings and booleans are refused."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return float(value)
+
+
+class List(_DirectValidation, ma.fields.List[Any]):
+    pass
+
+
 def _ident(description: str = "", **kwargs: Any) -> String:
     metadata = {"pattern": ID_REGEX, "maxLength": 64, "description": description}
     return String(validate=_validate_id, metadata=metadata, **kwargs)
@@ -156,6 +171,8 @@ class SignalsSchema(_StrictSchema):
     tone = String(validate=ma.validate.OneOf(TONES), allow_none=True)
     severity = Integer(strict=True, validate=ma.validate.Range(min=0, max=5), allow_none=True)
     constructive = StrictBoolean(allow_none=True)
+    arousal = Number(validate=ma.validate.Range(min=0, max=1), allow_none=True)
+    topics = List(String(validate=ma.validate.OneOf(TOPICS)), allow_none=True)
 
 
 class EventSchema(_StrictSchema):
@@ -184,5 +201,7 @@ def parse_event(data: Any) -> Event:
     if loaded.get("thread") is not None:
         loaded["thread"] = Thread(**loaded["thread"])
     signals = loaded.get("signals")
+    if signals and signals.get("topics") is not None:
+        signals["topics"] = tuple(sorted(set(signals["topics"])))
     loaded["signals"] = CallerSignals(**signals) if signals else CallerSignals()
     return Event(**loaded)

@@ -122,3 +122,26 @@ def test_openapi_is_generated_from_the_validating_schemas(client: FlaskClient) -
     assert "/v1/decisions/batch" in spec["paths"]
     decision = spec["components"]["schemas"]["Decision"]
     assert {"action", "rule", "matched_rules", "ruleset", "duplicate"} <= set(decision["required"])
+
+
+def test_caller_topics_arousal_and_language_are_used_and_marked(client: FlaskClient) -> None:
+    event = make_event(
+        lang="fr",
+        signals={
+            "tone": "negative",
+            "severity": 2,
+            "topics": ["refund", "legal", "refund"],
+            "arousal": 0.5,
+        },
+    )
+    body = client.post("/v1/decisions", json=event).get_json()
+    assert body["signals"]["topics"] == {"value": ["legal", "refund"], "source": "caller"}
+    assert body["signals"]["arousal"] == {"value": 0.5, "source": "caller"}
+    assert body["signals"]["lang"] == {"value": "fr", "source": "caller"}
+
+
+def test_unknown_topics_and_out_of_range_arousal_are_refused(client: FlaskClient) -> None:
+    event = make_event(signals={"topics": ["weather"], "arousal": 1.5})
+    body = client.post("/v1/decisions", json=event).get_json()
+    assert body["status"] == 422
+    assert set(body["errors"]) == {"signals.topics.0", "signals.arousal"}

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy_service.engine import CompiledRules
-from policy_service.ruleset.catalogue import engine_key
+from policy_service.ruleset.catalogue import engine_key, set_member_key
 from policy_service.ruleset.compiler import compile_ruleset
 from policy_service.ruleset.loader import parse_ruleset
 from policy_service.ruleset.model import AllOf, AnyOf, Comparison, Condition, Not, RuleSet
@@ -34,6 +34,7 @@ CASES: list[tuple[str, str]] = [
     ("minutes-between", "{time.minutes_since_post: {between: [30, 90.5]}}"),
     ("contains", "{event.text: {contains_any: [refund, food poisoning, remboursé]}}"),
     ("contains-overlap", "{event.text: {contains_any: [late, delay, '#fail']}}"),
+    ("topics", "{signals.topics: {contains_any: [safety, legal]}}"),
     ("matches", "{event.text: {matches: '(refund|rembours)\\w*|food\\s+poison'}}"),
     ("two-fields", "{signals.severity: {gte: 2}, author.is_customer: {eq: false}}"),
     ("all", "{all: [{signals.severity: {gte: 2}}, {signals.tone: {eq: negative}}]}"),
@@ -99,6 +100,8 @@ def holds(condition: Condition, values: dict[str, Any]) -> bool:
             return value in operand
         case "not_in":
             return value not in operand
+        case "contains_any" if isinstance(value, tuple):
+            return any(member in value for member in operand)
         case "contains_any":
             text = " ".join(str(value).casefold().split())
             return any(word in text for word in operand)
@@ -117,6 +120,11 @@ facts = st.fixed_dictionaries(
         "signals.severity": _maybe(st.integers(0, 5)),
         "signals.tone": _maybe(st.sampled_from(["positive", "neutral", "negative", "hostile"])),
         "author.is_customer": _maybe(st.booleans()),
+        "signals.topics": _maybe(
+            st.sets(st.sampled_from(["safety", "legal", "refund", "outage"])).map(
+                lambda s: tuple(sorted(s))
+            )
+        ),
         "time.minutes_since_post": _maybe(
             st.one_of(st.integers(0, 200), st.floats(0, 200, allow_nan=False))
         ),
@@ -146,7 +154,10 @@ facts = st.fixed_dictionaries(
 
 
 def _matches(rules: CompiledRules, values: dict[str, Any]) -> set[str]:
-    fact = {engine_key(k): v for k, v in values.items()}
+    fact = {engine_key(k): v for k, v in values.items() if not isinstance(v, tuple)}
+    for member in values.get("signals.topics", ()):
+        # The evaluator carries a set as one true key per member.
+        fact[set_member_key(engine_key("signals.topics"), member)] = True
     if "event__text" in fact:
         # The evaluator folds text this way before the engine sees it.
         fact["event__text"] = " ".join(fact["event__text"].casefold().split())
@@ -193,6 +204,10 @@ def test_floats_python_writes_with_an_exponent_reach_the_engine(
         ({"event.text": "so #Fail"}, "contains-overlap", True),
         ({"event.text": "flight delayed again"}, "not-contains-overlap", False),
         ({}, "not-contains", True),
+        ({"signals.topics": ("legal", "refund")}, "topics", True),
+        ({"signals.topics": ("refund",)}, "topics", False),
+        ({"signals.topics": ("refund",)}, "not-topics", True),
+        ({}, "not-topics", True),
         ({"event.text": "REMBOURSEZ moi"}, "matches", True),
         ({"event.text": "Food   Poisoning"}, "matches", True),
         ({"event.text": "food is poison"}, "matches", False),

@@ -17,9 +17,11 @@ class Kind(Enum):
     ENUM = "enum"
     STRING = "string"
     TEXT = "text"  # free comment text: matched by words, never compared whole
+    SET = "set"  # a set of labels from `values` (e.g. crisis topics)
 
 
 TONES = ("positive", "neutral", "negative", "hostile")
+TOPICS = ("safety", "legal", "data_leak", "discrimination", "outage", "refund")
 CRISIS_LEVELS = ("calm", "watch", "crisis", "recovery")
 ACTIONS = ("ignore", "acknowledge", "reply_to_fans", "escalate")
 
@@ -38,6 +40,7 @@ OPERATORS: dict[Kind, tuple[str, ...]] = {
     Kind.ENUM: ("eq", "ne", "in", "not_in"),
     Kind.STRING: ("eq", "ne", "in", "not_in"),
     Kind.TEXT: ("contains_any", "matches"),
+    Kind.SET: ("contains_any",),
 }
 ALL_OPERATORS = tuple(sorted({op for ops in OPERATORS.values() for op in ops}))
 
@@ -56,7 +59,6 @@ class Field:
 
 FIELDS: tuple[Field, ...] = (
     Field("event.channel", Kind.STRING, "where the comment was posted (instagram, x, ...)"),
-    Field("event.lang", Kind.STRING, "language code of the comment, as sent by the caller"),
     Field("event.text", Kind.TEXT, "the comment text, matched case-insensitively by words"),
     Field("event.text_length", Kind.INTEGER, "number of characters in the text", minimum=0),
     Field("author.reach", Kind.INTEGER, "followers or audience of the author", minimum=0),
@@ -77,6 +79,15 @@ FIELDS: tuple[Field, ...] = (
         maximum=5,
     ),
     Field("signals.constructive", Kind.BOOL, "a concrete suggestion or factual problem report"),
+    Field(
+        "signals.arousal",
+        Kind.NUMBER,
+        "0 calm and factual ... 1 shouting, insults, angry emoji",
+        minimum=0,
+        maximum=1,
+    ),
+    Field("signals.topics", Kind.SET, "crisis topics found in the comment", values=TOPICS),
+    Field("signals.lang", Kind.STRING, "language of the comment: the caller's, or detected"),
     Field("state.crisis_level", Kind.ENUM, "crisis level of the account", values=CRISIS_LEVELS),
     Field("state.volume_1h", Kind.INTEGER, "comments to the account in the last hour", minimum=0),
     Field("state.negative_1h", Kind.INTEGER, "negative or hostile comments, last hour", minimum=0),
@@ -159,3 +170,8 @@ CRISIS_FIELDS: frozenset[str] = frozenset(
 def engine_key(name: str) -> str:
     """The key a catalogue field has in the flat fact handed to the engine."""
     return name.replace(".", "__")
+
+
+def set_member_key(key: str, member: str) -> str:
+    """The fact key saying that the set at engine key `key` holds `member`."""
+    return f"{key}__{member}"

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from policy_service.ruleset.catalogue import engine_key
+from policy_service.ruleset.catalogue import BY_NAME, Kind, engine_key, set_member_key
 from policy_service.ruleset.model import AllOf, AnyOf, Comparison, Condition, Not, RuleSet
 
 FACT_MARKER_KEY = "policy__fact"
@@ -112,6 +112,12 @@ class _Compiler:
 
     def comparison(self, c: Comparison, negate: bool) -> EngineCondition:
         key = engine_key(c.field)
+        if BY_NAME[c.field].kind is Kind.SET:
+            # A set is carried as one true key per member (see set_member_key).
+            members = [set_member_key(key, v) for v in c.value]
+            if negate:
+                return _either([{"$nex": {m: 1}} for m in members], "$and")
+            return _either([{m: True} for m in members], "$or")
         if c.op in ("contains_any", "matches"):
             words, pattern = (c.value, None) if c.op == "contains_any" else ((), c.value)
             matcher = self.matchers.setdefault(

@@ -551,7 +551,7 @@ class _Checker:
         if not isinstance(value, str):
             self.error(pos, f"{field.name} takes text, not {value!r}")
             return _INVALID
-        if kind is Kind.ENUM and value not in field.values:
+        if kind in (Kind.ENUM, Kind.SET) and value not in field.values:
             self.error(
                 pos,
                 f"{value!r} is not a value of {field.name}",

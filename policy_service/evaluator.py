@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -127,6 +127,9 @@ class ShadowObserver(Protocol):
     ) -> None: ...
 
 
+DecisionSink = Callable[[Event, Mapping[str, Any]], None]
+
+
 class Evaluator:
     """Decides on events with the active policy, a state store, a clock and an analyzer."""
 
@@ -137,12 +140,15 @@ class Evaluator:
         clock: Clock,
         analyzer: Analyzer,
         shadow: ShadowObserver | None = None,
+        sink: DecisionSink | None = None,
     ) -> None:
+        # `sink` sees every fresh decision with its event (e.g. capture for replays).
         self._policies = policies
         self._store = store
         self._clock = clock
         self._analyzer = analyzer
         self._shadow = shadow
+        self._sink = sink
 
     def decide(
         self,
@@ -224,6 +230,8 @@ class Evaluator:
                 decision["state_problems"] = [f"decision not recorded: {exc}"]
         if self._shadow is not None and not duplicate:
             self._shadow.observe(event, signals, state, now, observed.crisis_since, decision)
+        if self._sink is not None and not duplicate:
+            self._sink(event, decision)
         return decision, duplicate
 
     def _observe(

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from policy_service.analysis import DefaultsAnalyzer
+from policy_service.analysis.factory import analyzer_from_settings
 from policy_service.api.problems import register_error_handlers
 from policy_service.api.views import MAX_BATCH_BYTES, bp
 from policy_service.clock import Clock, WallClock
@@ -42,16 +42,17 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = MAX_BATCH_BYTES
     clock = clock or WallClock()
     store = store or open_store(settings.state_url)
+    analyzer = analyzer_from_settings(settings.analyzer, settings.analyzer_model)
     # A policy whose inline tests fail is never served, not even at start.
-    holder = PolicyHolder(load_tested(settings.rules_dir, clock.now()))
-    reloader = Reloader(settings.rules_dir, holder, clock)
+    holder = PolicyHolder(load_tested(settings.rules_dir, clock.now(), analyzer))
+    reloader = Reloader(settings.rules_dir, holder, clock, analyzer)
     shadow = shadow_policies = shadow_reloader = None
     if settings.shadow_rules_dir:
         shadow_dir = Path(settings.shadow_rules_dir)
-        shadow_policies = PolicyHolder(load_tested(shadow_dir, clock.now()))
-        shadow_reloader = Reloader(shadow_dir, shadow_policies, clock)
+        shadow_policies = PolicyHolder(load_tested(shadow_dir, clock.now(), analyzer))
+        shadow_reloader = Reloader(shadow_dir, shadow_policies, clock, analyzer)
         shadow = Shadow(shadow_policies)
-    evaluator = Evaluator(holder, store, clock, DefaultsAnalyzer(), shadow)
+    evaluator = Evaluator(holder, store, clock, analyzer, shadow)
     if settings.reload_interval > 0:
         # Threads do not survive a fork: gunicorn calls this factory in each
         # worker, so every worker watches the directory itself.

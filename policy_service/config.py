@@ -24,6 +24,8 @@ class Settings:
     log_level: str = "info"
     reload_interval: float = 2.0  # seconds between checks of the rules directory; 0: never
     shadow_rules_dir: str = ""  # a candidate policy evaluated beside the active one
+    analyzer: str = "lexicon"  # fills the signals callers leave out: lexicon | none
+    analyzer_model: str = ""  # a trained tone model directory (analyzer train)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +58,8 @@ class Settings:
     def validate(self) -> None:
         if not (0 < self.port < 65536):
             raise ConfigError(f"{PREFIX}PORT must be between 1 and 65535, not {self.port}")
+        if self.analyzer not in ("lexicon", "none"):
+            raise ConfigError(f"{PREFIX}ANALYZER must be lexicon or none, not {self.analyzer!r}")
         if self.reload_interval < 0:
             raise ConfigError(f"{PREFIX}RELOAD_INTERVAL must be 0 (off) or a number of seconds")
         if self.workers < 0:

@@ -9,7 +9,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from policy_service.analysis import DefaultsAnalyzer
+from policy_service.analysis import Analyzer, DefaultsAnalyzer
 from policy_service.clock import FixedClock
 from policy_service.evaluator import Evaluator
 from policy_service.events import parse_event
@@ -51,14 +51,15 @@ class TestReport:
         return [o for o in self.outcomes if not o.passed]
 
 
-def run_tests(policy: LoadedPolicy) -> TestReport:
-    """Run every inline test of every rule set of `policy`."""
+def run_tests(policy: LoadedPolicy, analyzer: Analyzer | None = None) -> TestReport:
+    """Run every inline test of every rule set of `policy`, with `analyzer` filling the
+    signals a test event leaves out (neutral defaults when None)."""
     outcomes: list[TestOutcome] = []
     uncovered: dict[str, list[str]] = {}
     for name, loaded in sorted(policy.rulesets.items()):
         won: set[str] = set()
         for index, test in enumerate(loaded.ruleset.tests):
-            outcome = run_one(policy, name, test, index)
+            outcome = run_one(policy, name, test, index, analyzer)
             outcomes.append(outcome)
             if outcome.decision is not None:
                 won.add(outcome.decision["rule"])
@@ -66,7 +67,13 @@ def run_tests(policy: LoadedPolicy) -> TestReport:
     return TestReport(outcomes, uncovered)
 
 
-def run_one(policy: LoadedPolicy, ruleset: str, test: RuleTest, index: int) -> TestOutcome:
+def run_one(
+    policy: LoadedPolicy,
+    ruleset: str,
+    test: RuleTest,
+    index: int,
+    analyzer: Analyzer | None = None,
+) -> TestOutcome:
     """One test on a fresh memory store, with the clock at occurred_at + after."""
     path = policy.rulesets[ruleset].ruleset.path
     data = {**EVENT_DEFAULTS, "event_id": f"test-{index + 1}", **test.event}
@@ -75,7 +82,7 @@ def run_one(policy: LoadedPolicy, ruleset: str, test: RuleTest, index: int) -> T
     except ma.ValidationError as exc:
         return TestOutcome(ruleset, path, test, False, [f"invalid test event: {exc.messages}"])
     clock = FixedClock(event.occurred_at + timedelta(seconds=test.after_seconds))
-    evaluator = Evaluator(FixedPolicy(policy), MemoryStore(), clock, DefaultsAnalyzer())
+    evaluator = Evaluator(FixedPolicy(policy), MemoryStore(), clock, analyzer or DefaultsAnalyzer())
     decision, _ = evaluator.decide(event, ruleset=ruleset, given_state=test.state)
     failures = [
         f"expected {key} {want!r}, got {decision.get(key)!r}"

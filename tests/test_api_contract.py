@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tests.conftest import make_event
+from policy_service.app import create_app
+from policy_service.clock import FixedClock
+from tests.conftest import RULES_DIR, make_event
 
 
 def test_decision_names_everything_a_caller_needs(client: FlaskClient) -> None:
@@ -33,13 +35,34 @@ def test_decision_names_everything_a_caller_needs(client: FlaskClient) -> None:
     assert body["decided_at"] == "2026-11-25T10:30:00Z"
 
 
-def test_missing_signals_are_filled_with_marked_defaults(client: FlaskClient) -> None:
+def test_missing_signals_come_from_the_analyzer_and_say_so(client: FlaskClient) -> None:
+    event = make_event(text="The app crashes every time I open it!!! Fix it", lang=None)
+    del event["signals"]
+    body = client.post("/v1/decisions", json=event).get_json()
+    source = "analyzer:lexicon@1"
+    assert body["signals"]["tone"] == {"value": "negative", "source": source}
+    assert body["signals"]["lang"] == {"value": "en", "source": source}
+    assert {s["source"] for s in body["signals"].values()} == {source}
+
+
+def test_partly_given_signals_are_completed(client: FlaskClient) -> None:
+    event = make_event(signals={"tone": "positive"})
+    body = client.post("/v1/decisions", json=event).get_json()
+    assert body["signals"]["tone"] == {"value": "positive", "source": "caller"}
+    assert body["signals"]["severity"]["source"] == "analyzer:lexicon@1"
+    assert body["signals"]["lang"] == {"value": "en", "source": "caller"}
+
+
+def test_without_an_analyzer_missing_signals_are_marked_defaults(clock: FixedClock) -> None:
+    config = {"rules_dir": RULES_DIR, "reload_interval": 0, "analyzer": "none"}
+    client = create_app(config, clock=clock).test_client()
     event = make_event()
     del event["signals"]
     body = client.post("/v1/decisions", json=event).get_json()
     assert body["signals"]["tone"] == {"value": "neutral", "source": "default"}
     assert body["signals"]["severity"] == {"value": 0, "source": "default"}
     assert body["signals"]["constructive"] == {"value": False, "source": "default"}
+    assert body["signals"]["topics"] == {"value": [], "source": "default"}
 
 
 def test_only_required_fields_are_enough(client: FlaskClient) -> None:

@@ -9,9 +9,13 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from policy_service.analysis.factory import analyzer_from_settings
 from policy_service.loaded_policy import LoadedPolicy, load
 from policy_service.ruletests import run_one, run_tests
 from tests.conftest import RULES_DIR, make_event
+
+# The service's own analyzer fills what a test event leaves out, as in production.
+ANALYZER = analyzer_from_settings("lexicon")
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +40,12 @@ def _inline_tests() -> list[Any]:
 @pytest.mark.parametrize(("ruleset", "index"), _inline_tests())
 def test_inline_rule_tests(policy: LoadedPolicy, ruleset: str, index: int) -> None:
     test = policy.rulesets[ruleset].ruleset.tests[index]
-    outcome = run_one(policy, ruleset, test, index)
+    outcome = run_one(policy, ruleset, test, index, ANALYZER)
     assert outcome.passed, outcome.failures
 
 
 def test_every_default_rule_wins_at_least_one_test(policy: LoadedPolicy) -> None:
-    assert run_tests(policy).uncovered["default"] == []
+    assert run_tests(policy, ANALYZER).uncovered["default"] == []
 
 
 def _decide(client: FlaskClient, **overrides: Any) -> dict[str, Any]:
@@ -57,7 +61,8 @@ def test_praise_from_a_fan_is_answered(client: FlaskClient) -> None:
 
 
 def test_a_factual_customer_complaint_is_acknowledged(client: FlaskClient) -> None:
-    body = _decide(client, signals={"tone": "negative", "severity": 2})
+    signals = {"tone": "negative", "severity": 2, "constructive": False}
+    body = _decide(client, text="Where is my order?", signals=signals)
     assert (body["action"], body["route"]) == ("acknowledge", "support")
     assert body["respond_within_seconds"] == 3600
 
@@ -76,7 +81,7 @@ def test_an_emotional_non_customer_attack_is_not_confronted(client: FlaskClient)
     body = _decide(
         client,
         author={"id": "troll", "reach": 40, "is_customer": False},
-        signals={"tone": "negative", "severity": 1},
+        signals={"tone": "negative", "severity": 1, "constructive": False},
     )
     assert (body["action"], body["rule"]) == ("ignore", "emotional-non-customer")
 
@@ -100,7 +105,7 @@ def test_a_negative_multiplier_is_escalated_to_the_crisis_team(client: FlaskClie
     body = _decide(
         client,
         author={"id": "star", "reach": 10_000, "is_customer": True},
-        signals={"tone": "negative", "severity": 2},
+        signals={"tone": "negative", "severity": 2, "constructive": False},
     )
     assert (body["action"], body["route"]) == ("escalate", "crisis-team")
 

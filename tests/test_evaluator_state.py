@@ -29,7 +29,7 @@ def _negative(client: FlaskClient, i: int, minutes_before_now: float) -> dict[st
         occurred_at=_at(minutes_before_now),
         author={"id": f"critic{i}", "is_customer": True},
         thread=None,
-        signals={"tone": "negative", "severity": 2},
+        signals={"tone": "negative", "severity": 2, "constructive": False},
     )
 
 
@@ -74,7 +74,7 @@ def test_a_repeat_critic_is_not_answered_again_and_again(client: FlaskClient) ->
             event_id=f"r{i}",
             occurred_at=_at(30 - i),
             author={"id": "same-critic", "is_customer": True},
-            signals={"tone": "negative", "severity": 2},
+            signals={"tone": "negative", "severity": 2, "constructive": False},
         )["rule"]
         for i in range(4)
     ]
@@ -89,7 +89,7 @@ def test_a_burst_under_a_brand_post_escalates_to_review_it(client: FlaskClient) 
             occurred_at=_at(20 - i),
             author={"id": f"viewer{i}", "is_customer": False},
             thread={"id": "ad-42", "by_brand": True},
-            signals={"tone": "negative", "severity": 1},
+            signals={"tone": "negative", "severity": 1, "constructive": False},
         )["rule"]
         for i in range(11)
     ]

@@ -1,0 +1,421 @@
+"""The built-in offline analyzer: every signal of a comment from per-language lexicons."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Container, Mapping
+from dataclasses import dataclass
+
+from policy_service.analysis.base import LANGUAGES, Analysis
+from policy_service.analysis.language import UNDETERMINED, normalize_code
+from policy_service.analysis.lexicon_tables import Phrase, Tables, load
+from policy_service.analysis.lexicon_vocab import ANGRY_EMOJI, EMOJI, EXPLICIT, POSSIBLE
+
+# Tuned on the XLM-T train splits (en, fr, de) and on the airline tweets to
+# Southwest, United and Virgin America only; the figures in docs/analysis.md
+# are measured on the XLM-T validation splits and on the tweets to American,
+# Delta and US Airways, which were never used to tune anything.
+#
+# (positive at or above, negative at or below) on the polarity in [-1, 1].
+# Any clear negative counts: a complaint often carries no strong word, while
+# praise needs more than a polite "ok" to be positive.
+THRESHOLDS = {"en": (0.35, -0.01), "fr": (0.15, -0.01), "de": (0.25, -0.01)}
+
+# Scoring in the manner of VADER (Hutto & Gilbert, 2014), whose constants
+# these are: a negated word keeps 0.74 of its weight with the opposite sign,
+# a capitalized word in a mixed-case text gains 0.733, each "!" 0.292, and
+# the sum s becomes s / sqrt(s² + 15).
+_NEGATION = -0.74
+_CAPS_BOOST = 0.733
+_BOOST_DECAY = (1.0, 0.95, 0.9)
+_EXCLAMATION = 0.292
+_QUESTION = 0.18
+_BEFORE_CONTRAST = 0.5
+_AFTER_CONTRAST = 1.5
+_ALPHA = 15.0
+
+# Complaint words weaker than this ("hours", "again") need other negative
+# evidence in the comment to count.
+_WEAK_COMPLAINT = -0.5
+
+# Severity of a negative comment: strong from this polarity or arousal on.
+_STRONG = -0.75
+_CLEAR = -0.4
+_HIGH_AROUSAL = 0.6
+
+# Enough text to judge a comment; past it, time would grow for nothing.
+MAX_CHARS = 20_000
+
+_BREAK = ""  # a clause end in the word list: negation and phrases stop there
+
+# Every pattern here runs in linear time: character classes, fixed-length
+# groups, no nested quantifiers (ENGINE-NOTES.md, "Regular expressions").
+_ESCAPES = re.compile(r"\\u([0-9a-fA-F]{4})")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+# C0/C1 controls (tab, newline and carriage return kept), zero-width and
+# bidirectional formatting characters.
+_CONTROLS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
+_LINKS = re.compile(r"https?://\S*|www\.\S*|@\w+")
+# An ASCII emoticon (":-)", ";(", "<3"), a word (letters and digits), or a run
+# of anything else (punctuation, emoji, "^_^").
+_TOKENS = re.compile(r"[:;=]['-]?[()\[\]dDpPoO/\\|*3sS](?!\w)|<3|[^\W_]+|(?:[^\w\s]|_)+")
+# A letter written three times or more ("sooo", "daaanke").
+_ELONGATED = re.compile(r"([^\W\d_])\1\1")
+_RUN_OF_THREE = re.compile(r"([^\W\d_])\1{2,}")
+# Where negation, boosters and phrases stop: sentence ends and clause marks.
+_CLAUSE_ENDS = frozenset(".!?;,:")
+_ENTITIES = (("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"))
+
+
+@dataclass(slots=True)
+class _Tokens:
+    """A comment cut into lower-case words (emoji and emoticons included, `_BREAK`
+    at clause ends), with what tokenizing counted on the way."""
+
+    words: list[str]
+    caps: list[bool]  # per word: written in capitals
+    real: int = 0  # words made of letters or digits
+    shouted: int = 0  # of which in capitals
+    exclamations: int = 0
+    questions: int = 0
+    angry: int = 0  # angry emoji
+
+
+@dataclass(slots=True)
+class _Found:
+    """What one pass over a comment found; local to one call."""
+
+    complaint: int = 0
+    insult: int = 0
+    profanity: int = 0
+    threat: bool = False
+    hate: bool = False
+    suggestion: bool = False
+    problem: bool = False
+
+
+class LexiconAnalyzer:
+    """Tone, severity, constructiveness, arousal and crisis topics in English, French and German.
+
+    Offline and deterministic. The tables are loaded once per process and
+    only read afterwards, so one instance serves any number of threads.
+    """
+
+    name = "lexicon"
+    version = "1"
+
+    def __init__(self) -> None:
+        model = load()
+        self._tables = model.tables
+        self._detector = model.detector
+        self._emoticons = model.emoticons
+        self._known = model.known
+
+    def analyze(self, text: str, lang: str | None = None) -> Analysis:
+        """All signals of `text`; `lang` is the caller's language code when known."""
+        clean = _clean(text)
+        tokens = _tokenize(clean, self._emoticons)
+        if _ELONGATED.search(clean):
+            tokens.words = [_squeeze(word, self._known) for word in tokens.words]
+
+        code = normalize_code(lang, LANGUAGES)
+        detected = self._detector.detect(tokens.words, clean) if code is None else code
+        # A language without tables gets the English ones: emoji, emoticons and
+        # English loan words ("bug", "fail") are what most comments share.
+        tables = self._tables.get(detected) or self._tables["en"]
+
+        found = _Found()
+        topics: dict[str, int] = {}
+        score = _score(tables, tokens, found, topics)
+        if tables.stems:
+            joined = " ".join(tokens.words)
+            for stem, topic, level in tables.stems:
+                if stem in joined and topics.get(topic, 0) < level:
+                    topics[topic] = level
+        if score:
+            emphasis = min(tokens.exclamations, 4) * _EXCLAMATION
+            if tokens.questions > 1:
+                emphasis += min(tokens.questions, 3) * _QUESTION
+            score += emphasis if score > 0 else -emphasis
+        polarity = score / math.sqrt(score * score + _ALPHA)
+
+        arousal = _arousal(tokens, found, polarity)
+        tone = _tone(THRESHOLDS[tables.lang], polarity, found)
+        return Analysis(
+            lang=detected if detected in LANGUAGES else UNDETERMINED,
+            tone=tone,
+            severity=_severity(tone, polarity, arousal, found, topics),
+            constructive=not (found.threat or found.hate)
+            and (found.suggestion or (found.problem and tone != "positive")),
+            arousal=arousal,
+            topics=tuple(sorted(topics)),
+            polarity=round(polarity, 4),
+        )
+
+
+def _clean(text: str) -> str:
+    """The text without lone surrogates, control characters, links and @mentions."""
+    if not isinstance(text, str) or not text:
+        return ""
+    if len(text) > MAX_CHARS:
+        text = text[:MAX_CHARS]
+    if "\\u" in text:
+        # JSON escapes left by an upstream that encoded twice ("can\u2019t").
+        text = _ESCAPES.sub(lambda match: chr(int(match.group(1), 16)), text)
+    if _SURROGATES.search(text):
+        # Pairs become their character, lone halves U+FFFD.
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    text = _CONTROLS.sub(" ", text)
+    if "&" in text:
+        for entity, char in _ENTITIES:
+            text = text.replace(entity, char)
+    # Handles and links name the brand ("@united", which VADER scores as
+    # positive) and say nothing of the tone: complaints would look friendlier.
+    return _LINKS.sub(" ", text)
+
+
+def _tokenize(text: str, emoticons: Mapping[str, float]) -> _Tokens:
+    """The words, emoji and emoticons of `text`, and its "!", "?" and angry emoji."""
+    tokens = _Tokens([], [])
+    words = tokens.words
+    caps = tokens.caps
+    for token in _TOKENS.findall(text):
+        if token[0].isalnum():
+            low = token.lower()
+            # "don't" is split at the apostrophe: glue it back into "dont".
+            if low == "t" and words and words[-1].endswith("n"):
+                words[-1] += "t"
+                continue
+            shouted = len(token) > 1 and token.isupper()
+            words.append(low)
+            caps.append(shouted)
+            tokens.real += 1
+            tokens.shouted += shouted
+            continue
+        low = token.lower()
+        if low in emoticons:
+            words.append(low)
+            caps.append(False)
+            continue
+        ends = False
+        for char in token:
+            if char in _CLAUSE_ENDS:
+                ends = True
+                if char == "!":
+                    tokens.exclamations += 1
+                elif char == "?":
+                    tokens.questions += 1
+            elif char in EMOJI:
+                words.append(char)
+                caps.append(False)
+                if char in ANGRY_EMOJI:
+                    tokens.angry += 1
+        if ends and words and words[-1] != _BREAK:
+            words.append(_BREAK)
+            caps.append(False)
+    return tokens
+
+
+def _squeeze(word: str, known: Container[str]) -> str:
+    """An elongated word as usually written: "goood" -> "good", "sooo" -> "so"."""
+    if not _ELONGATED.search(word):
+        return word
+    double = _RUN_OF_THREE.sub(r"\1\1", word)
+    if double in known:
+        return double
+    return _RUN_OF_THREE.sub(r"\1", word)
+
+
+def _score(tables: Tables, tokens: _Tokens, found: _Found, topics: dict[str, int]) -> float:
+    """The summed valence of the words; fills `found` and `topics` on the way."""
+    words, caps = tokens.words, tokens.caps
+    valence = tables.valence
+    phrases = tables.phrases
+    negators = tables.negators
+    boosters = tables.boosters
+    # Mostly in capitals: no single word stands out.
+    shouting = tokens.shouted * 2 > tokens.real
+    items: list[tuple[int, float, bool]] = []  # (position, valence, courtesy)
+    complaint = weak = 0.0
+    weak_count = 0
+    covered = -1  # the last position inside a phrase that had its own valence
+    complained = -1  # the last position inside a complaint phrase counted
+    contrast_at = -1
+    for i, word in enumerate(words):
+        if word == _BREAK:
+            continue
+        phrase_valence: float | None = None
+        end = i
+        courtesy = negative = False
+        for phrase in phrases.get(word, ()):
+            k = len(phrase.rest)
+            if k and tuple(words[i + 1 : i + 1 + k]) != phrase.rest:
+                continue
+            if phrase.complaint and i > complained:
+                # The longest complaint phrase counts, not also the ones in it
+                # ("immer noch nicht" and "nicht angekommen").
+                complained = i + k
+                if phrase.negative or not _negated(words, i, negators):  # not "no delay"
+                    if phrase.complaint >= _WEAK_COMPLAINT:
+                        weak += phrase.complaint
+                        weak_count += 1
+                    else:
+                        complaint += phrase.complaint
+                        found.complaint += 1
+            if phrase.valence is not None and phrase_valence is None and i > covered:
+                phrase_valence, end = phrase.valence, i + k
+                courtesy, negative = phrase.courtesy, phrase.negative
+            _note(phrase, found, topics)
+        if i <= covered:
+            continue
+        if phrase_valence is not None:
+            value = phrase_valence
+            covered = end
+        else:
+            if contrast_at < 0 and word in tables.contrast:
+                contrast_at = i
+            known = valence.get(word)
+            if known is None and tables.suffixes:
+                known = _inflected(valence, word, tables.suffixes)
+            if not known:
+                continue
+            value = known
+            courtesy = word in tables.courtesy
+        sign = 1.0 if value > 0 else -1.0
+        if caps[i] and not shouting:
+            value += sign * _CAPS_BOOST
+        for back in range(1, 4):
+            j = i - back
+            if j < 0 or words[j] == _BREAK:
+                break
+            boost = boosters.get(words[j])
+            if boost:
+                value += sign * boost * _BOOST_DECAY[back - 1]
+        if not negative and (
+            _negated(words, i, negators) or _post_negated(words, end, tables.post_negators)
+        ):
+            value *= _NEGATION
+        items.append((i, value, courtesy))
+
+    if weak_count and (complaint or any(value < 0 for _, value, _ in items)):
+        complaint += weak
+        found.complaint += weak_count
+    total = complaint
+    for position, value, polite in items:
+        if polite and value > 0 and found.complaint:
+            # "thanks for the 3 hour delay": courtesy in a complaint is no praise.
+            continue
+        if contrast_at >= 0:
+            value *= _AFTER_CONTRAST if position > contrast_at else _BEFORE_CONTRAST
+        total += value
+    return total
+
+
+def _note(phrase: Phrase, found: _Found, topics: dict[str, int]) -> None:
+    """Records the marks of a phrase found in the comment."""
+    if phrase.insult:
+        found.insult += 1
+    if phrase.profanity:
+        found.profanity += 1
+    found.threat = found.threat or phrase.threat
+    found.hate = found.hate or phrase.hate
+    found.suggestion = found.suggestion or phrase.suggestion
+    found.problem = found.problem or phrase.problem
+    for topic, level in phrase.topics:
+        if topics.get(topic, 0) < level:
+            topics[topic] = level
+
+
+def _negated(words: list[str], i: int, negators: frozenset[str]) -> bool:
+    """Whether one of the three words before position `i` (same sentence) negates it."""
+    for j in range(i - 1, max(-1, i - 4), -1):
+        word = words[j]
+        if word == _BREAK:
+            return False
+        if word in negators:
+            return True
+    return False
+
+
+def _post_negated(words: list[str], end: int, post_negators: frozenset[str]) -> bool:
+    """Clause-final negation: in "ich liebe dich nicht" the last word negates "liebe"."""
+    if not post_negators:
+        return False
+    n = len(words)
+    for j in range(end + 1, min(n, end + 3)):
+        word = words[j]
+        if word == _BREAK:
+            return False
+        if word in post_negators:
+            return j + 1 >= n or words[j + 1] == _BREAK
+    return False
+
+
+def _inflected(valence: Mapping[str, float], word: str, suffixes: tuple[str, ...]) -> float | None:
+    """The valence of an inflected form: "schlechten" has that of "schlecht"."""
+    for suffix in suffixes:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            value = valence.get(word[: -len(suffix)])
+            if value is not None:
+                return value
+    return None
+
+
+def _arousal(tokens: _Tokens, found: _Found, polarity: float) -> float:
+    """0 calm ... 1 shouting: capitals, "!", angry emoji, insults, strong wording."""
+    real, shouted = tokens.real, tokens.shouted
+    parts = (
+        # The share of words in capitals, discounted when a single word (an
+        # acronym such as "TSA") is.
+        0.8 * (shouted / real) * min(1.0, shouted / 2) if real else 0.0,
+        0.5 * min(1.0, tokens.exclamations / 4),
+        0.6 * min(1.0, tokens.angry / 2),
+        0.7 * min(1.0, found.insult / 2 + found.profanity / 3),
+        1.0 if found.threat or found.hate else 0.0,
+        0.3 * abs(polarity),
+    )
+    calm = 1.0
+    for part in parts:
+        calm *= 1.0 - part
+    return round(1.0 - calm, 3)
+
+
+def _tone(thresholds: tuple[float, float], polarity: float, found: _Found) -> str:
+    positive, negative = thresholds
+    if found.threat or found.hate:
+        return "hostile"
+    if polarity >= positive:
+        return "positive"
+    if found.insult:
+        return "hostile"
+    return "negative" if polarity <= negative else "neutral"
+
+
+def _severity(
+    tone: str, polarity: float, arousal: float, found: _Found, topics: Mapping[str, int]
+) -> int:
+    if found.threat or found.hate:
+        return 5
+    if tone == "positive":
+        # Praise that names a topic ("great safety record") raises nothing.
+        return 0
+    if tone == "hostile":
+        severity = 3
+    elif tone == "negative":
+        if polarity <= _STRONG or arousal >= _HIGH_AROUSAL or found.profanity:
+            severity = 3
+        elif polarity <= _CLEAR or found.problem:
+            severity = 2
+        else:
+            severity = 1
+    else:
+        severity = 1 if found.complaint or found.problem else 0
+    for level in topics.values():
+        if tone == "neutral":
+            # Said without complaint, only an explicit report is a possible issue.
+            level = POSSIBLE if level >= EXPLICIT else min(level, 1)
+        severity = max(severity, level)
+    return severity

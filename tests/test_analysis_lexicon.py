@@ -22,8 +22,9 @@ from policy_service.analysis.lexicon_eval import (
     xlmt_set,
 )
 from policy_service.analysis.lexicon_tables import BASE_LEXICONS
+from tests.shared_data import SHARED_DATA
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA_DIR = SHARED_DATA
 
 
 @pytest.fixture(scope="module")

@@ -44,13 +44,13 @@ def create_app(
     store = store or open_store(settings.state_url)
     analyzer = analyzer_from_settings(settings.analyzer, settings.analyzer_model)
     # A policy whose inline tests fail is never served, not even at start.
-    holder = PolicyHolder(load_tested(settings.rules_dir, clock.now(), analyzer))
-    reloader = Reloader(settings.rules_dir, holder, clock, analyzer)
+    holder = PolicyHolder(load_tested(settings.rules_dir, clock.now()))
+    reloader = Reloader(settings.rules_dir, holder, clock)
     shadow = shadow_policies = shadow_reloader = None
     if settings.shadow_rules_dir:
         shadow_dir = Path(settings.shadow_rules_dir)
-        shadow_policies = PolicyHolder(load_tested(shadow_dir, clock.now(), analyzer))
-        shadow_reloader = Reloader(shadow_dir, shadow_policies, clock, analyzer)
+        shadow_policies = PolicyHolder(load_tested(shadow_dir, clock.now()))
+        shadow_reloader = Reloader(shadow_dir, shadow_policies, clock)
         shadow = Shadow(shadow_policies)
     evaluator = Evaluator(holder, store, clock, analyzer, shadow)
     if settings.reload_interval > 0:

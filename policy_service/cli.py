@@ -12,7 +12,6 @@ from pathlib import Path
 import click
 
 from policy_service import __version__
-from policy_service.analysis.factory import analyzer_from_settings
 from policy_service.config import Settings
 from policy_service.errors import ConfigError, PolicyError, RuleFileError
 from policy_service.loaded_policy import load
@@ -117,9 +116,7 @@ def rules_check(paths: tuple[Path, ...]) -> None:
 def rules_test(directory: Path | None) -> None:
     """Run the inline tests of every rule file in DIRECTORY (default: POLICY_RULES_DIR)
     through the service's evaluator. Exit 1 on a failure."""
-    settings = Settings.from_env()
-    directory = directory or settings.rules_dir
-    analyzer = analyzer_from_settings(settings.analyzer, settings.analyzer_model)
+    directory = directory or Settings.from_env().rules_dir
     try:
         policy = load(directory, datetime.now(UTC))
     except RuleFileError as exc:
@@ -129,7 +126,7 @@ def rules_test(directory: Path | None) -> None:
     except PolicyError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        report = run_tests(policy, analyzer)
+        report = run_tests(policy)
     finally:
         policy.close()
     for outcome in report.outcomes:

@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from policy_service.analysis import Analyzer
 from policy_service.clock import Clock
 from policy_service.errors import PolicyError, RuleFileError
 from policy_service.loaded_policy import LoadedPolicy, PolicyHolder, load
@@ -59,7 +58,7 @@ class RulesRefused(PolicyError):
         super().__init__("\n".join(errors))
 
 
-def load_tested(directory: Path, now: datetime, analyzer: Analyzer | None = None) -> LoadedPolicy:
+def load_tested(directory: Path, now: datetime) -> LoadedPolicy:
     """Load a rules directory and run its inline tests; raise RulesRefused on any failure."""
     try:
         candidate = load(directory, now)
@@ -67,7 +66,7 @@ def load_tested(directory: Path, now: datetime, analyzer: Analyzer | None = None
         raise RulesRefused(None, [str(p) for p in exc.problems]) from None
     except (PolicyError, OSError) as exc:
         raise RulesRefused(None, [str(exc)]) from None
-    report = run_tests(candidate, analyzer)
+    report = run_tests(candidate)
     if report.failed:
         candidate.close()
         raise RulesRefused(
@@ -83,15 +82,7 @@ def load_tested(directory: Path, now: datetime, analyzer: Analyzer | None = None
 class Reloader:
     """Keeps a PolicyHolder on the newest good revision of a rules directory."""
 
-    def __init__(
-        self,
-        directory: Path,
-        holder: PolicyHolder,
-        clock: Clock,
-        analyzer: Analyzer | None = None,
-    ) -> None:
-        # Inline tests run with the service's own analyzer, as live traffic does.
-        self._analyzer = analyzer
+    def __init__(self, directory: Path, holder: PolicyHolder, clock: Clock) -> None:
         self._directory = directory
         self._holder = holder
         self._clock = clock
@@ -107,7 +98,7 @@ class Reloader:
             self._seen = fingerprint(self._directory)
             status = ReloadStatus(attempted_at=self._clock.now())
             try:
-                candidate = load_tested(self._directory, self._clock.now(), self._analyzer)
+                candidate = load_tested(self._directory, self._clock.now())
             except RulesRefused as refused:
                 return self._refuse(status, refused.revision, refused.errors)
             if candidate.revision == self._holder.current().revision:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 import marshmallow as ma
 
-from policy_service.analysis import Analyzer, DefaultsAnalyzer
+from policy_service.analysis import Analyzer, TextSignals
+from policy_service.analysis.lexicon import LexiconAnalyzer
 from policy_service.clock import FixedClock
 from policy_service.evaluator import Evaluator
 from policy_service.events import parse_event
@@ -51,9 +53,16 @@ class TestReport:
         return [o for o in self.outcomes if not o.passed]
 
 
+@cache
+def test_analyzer() -> Analyzer:
+    """What fills the signals a test event leaves out: always the built-in lexicon
+    analyzer, whatever the service runs with, so a rule file's tests mean the same
+    on every machine and in every configuration."""
+    return TextSignals(LexiconAnalyzer())
+
+
 def run_tests(policy: LoadedPolicy, analyzer: Analyzer | None = None) -> TestReport:
-    """Run every inline test of every rule set of `policy`, with `analyzer` filling the
-    signals a test event leaves out (neutral defaults when None)."""
+    """Run every inline test of every rule set of `policy` (`analyzer`: see test_analyzer)."""
     outcomes: list[TestOutcome] = []
     uncovered: dict[str, list[str]] = {}
     for name, loaded in sorted(policy.rulesets.items()):
@@ -82,7 +91,7 @@ def run_one(
     except ma.ValidationError as exc:
         return TestOutcome(ruleset, path, test, False, [f"invalid test event: {exc.messages}"])
     clock = FixedClock(event.occurred_at + timedelta(seconds=test.after_seconds))
-    evaluator = Evaluator(FixedPolicy(policy), MemoryStore(), clock, analyzer or DefaultsAnalyzer())
+    evaluator = Evaluator(FixedPolicy(policy), MemoryStore(), clock, analyzer or test_analyzer())
     decision, _ = evaluator.decide(event, ruleset=ruleset, given_state=test.state)
     failures = [
         f"expected {key} {want!r}, got {decision.get(key)!r}"

@@ -26,7 +26,7 @@ def make_event(**overrides: Any) -> dict[str, Any]:
         "account": "acme",
         "occurred_at": "2026-11-25T10:00:00Z",
         "channel": "instagram",
-        "text": "The app crashes when I upload a photo",
+        "text": "The app logs me out every time I switch tabs, please fix",
         "lang": "en",
         "author": {"id": "u1", "reach": 1200, "is_customer": True, "verified": False},
         "thread": {"id": "p9", "published_at": "2026-11-25T08:00:00Z", "by_brand": True},

@@ -9,13 +9,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from policy_service.analysis.factory import analyzer_from_settings
 from policy_service.loaded_policy import LoadedPolicy, load
 from policy_service.ruletests import run_one, run_tests
 from tests.conftest import RULES_DIR, make_event
-
-# The service's own analyzer fills what a test event leaves out, as in production.
-ANALYZER = analyzer_from_settings("lexicon")
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +36,12 @@ def _inline_tests() -> list[Any]:
 @pytest.mark.parametrize(("ruleset", "index"), _inline_tests())
 def test_inline_rule_tests(policy: LoadedPolicy, ruleset: str, index: int) -> None:
     test = policy.rulesets[ruleset].ruleset.tests[index]
-    outcome = run_one(policy, ruleset, test, index, ANALYZER)
+    outcome = run_one(policy, ruleset, test, index)
     assert outcome.passed, outcome.failures
 
 
 def test_every_default_rule_wins_at_least_one_test(policy: LoadedPolicy) -> None:
-    assert run_tests(policy, ANALYZER).uncovered["default"] == []
+    assert run_tests(policy).uncovered["default"] == []
 
 
 def _decide(client: FlaskClient, **overrides: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ from policy_service.services import Services
 from policy_service.shadow import Shadow
 from policy_service.state import StateStore
 from policy_service.state.memory import MemoryStore
+from policy_service.state.redis_capture import capture_from_settings
 from policy_service.state.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,13 @@ def create_app(
         shadow_policies = PolicyHolder(load_tested(shadow_dir, clock.now()))
         shadow_reloader = Reloader(shadow_dir, shadow_policies, clock)
         shadow = Shadow(shadow_policies)
-    evaluator = Evaluator(holder, store, clock, analyzer, shadow)
+    capture = capture_from_settings(
+        settings.capture_url, settings.capture_stream, settings.capture_maxlen
+    )
+    if capture is not None:
+        # Entries still queued when the worker exits are written, not dropped.
+        atexit.register(capture.close)
+    evaluator = Evaluator(holder, store, clock, analyzer, shadow, capture)
     if settings.reload_interval > 0:
         # Threads do not survive a fork: gunicorn calls this factory in each
         # worker, so every worker watches the directory itself.
@@ -60,7 +68,15 @@ def create_app(
         if shadow_reloader is not None:
             shadow_reloader.watch(settings.reload_interval)
     app.extensions["policy_service"] = Services(
-        settings, holder, store, evaluator, reloader, shadow, shadow_policies, shadow_reloader
+        settings,
+        holder,
+        store,
+        evaluator,
+        reloader,
+        shadow,
+        shadow_policies,
+        shadow_reloader,
+        capture,
     )
     app.register_blueprint(bp)
     register_error_handlers(app)

@@ -12,6 +12,9 @@ from pathlib import Path
 import click
 
 from policy_service import __version__
+from policy_service.cli_analyzer import analyzer
+from policy_service.cli_events import events
+from policy_service.cli_replay import replay
 from policy_service.config import Settings
 from policy_service.errors import ConfigError, PolicyError, RuleFileError
 from policy_service.loaded_policy import load
@@ -144,6 +147,11 @@ def rules_test(directory: Path | None) -> None:
     if failed:
         raise click.ClickException(summary)
     click.echo(summary)
+
+
+main.add_command(analyzer)
+main.add_command(events)
+main.add_command(replay)
 
 
 if __name__ == "__main__":  # pragma: no cover

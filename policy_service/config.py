@@ -26,6 +26,9 @@ class Settings:
     shadow_rules_dir: str = ""  # a candidate policy evaluated beside the active one
     analyzer: str = "lexicon"  # fills the signals callers leave out: lexicon | none
     analyzer_model: str = ""  # a trained tone model directory (analyzer train)
+    capture_url: str = ""  # redis://...: append each decision with its event to a stream
+    capture_stream: str = "policy:capture"
+    capture_maxlen: int = 100_000  # the stream keeps about this many entries
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

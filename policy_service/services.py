@@ -10,6 +10,7 @@ from policy_service.loaded_policy import PolicyHolder
 from policy_service.reloader import Reloader
 from policy_service.shadow import Shadow
 from policy_service.state import StateStore
+from policy_service.state.redis_capture import RedisCapture
 
 
 @dataclass(frozen=True)
@@ -22,3 +23,4 @@ class Services:
     shadow: Shadow | None = None
     shadow_policies: PolicyHolder | None = None
     shadow_reloader: Reloader | None = None
+    capture: RedisCapture | None = None

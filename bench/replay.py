@@ -1,0 +1,261 @@
+"""Replay throughput on the airline tweets against durable_rules' raw `post` rate, in one process.
+
+Targets, measured in interleaved rounds (A B C A B C ...) so that a busy
+neighbour slows every side alike; the report is the median of the rounds:
+
+- `replay`: what `policy-service replay EVENTS --out FILE` does after loading
+  the rules: read, validate and order the file, decide every event through the
+  Evaluator (memory store, virtual clock, the replay's analyzer for the signals
+  the file leaves out), write every decision, keep the summary;
+- `replay-defaults`: the same with neutral defaults instead of text analysis
+  (shows what the analyzer costs);
+- `evaluator-only`: `Evaluator.decide` alone on events parsed beforehand, with
+  the neutral defaults and a fresh memory store: no reading, ordering,
+  validation, summary or output. No replay can be faster than this;
+  `replay-defaults` against it is what the replay machinery costs;
+- `raw-post`: durable_rules' own `Host.post` of one prebuilt fact per event
+  into a rule set with the same rules (the compiled definitions of the
+  rules directory's `default` rule set, so the same number and shape of
+  conditions), with a no-op action. No validation, no state, no signals, no
+  output: the engine alone.
+
+    .venv/bin/python bench/replay.py --rounds 5
+
+Results also go to bench/results/replay-<timestamp>.json. The target of the
+issue: replay >= 0.5 x raw-post.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from durable.engine import Host
+
+from policy_service.analysis import Analyzer, DefaultsAnalyzer, resolve_signals
+from policy_service.clock import FixedClock
+from policy_service.evaluator import Evaluator, build_fact, time_fields
+from policy_service.events import Event, parse_event
+from policy_service.loaded_policy import FixedPolicy, LoadedPolicy
+from policy_service.replay.analyzer import replay_analyzer
+from policy_service.replay.convert import Conversion, convert_csv
+from policy_service.replay.ordering import open_events
+from policy_service.replay.runner import Replay, Side, load_rules
+from policy_service.ruleset.compiler import FACT_MARKER_KEY, FACT_MARKER_VALUE, compile_ruleset
+from policy_service.state.memory import MemoryStore
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+AIRLINE_CSV = ROOT.parent / "shared" / "data" / "airline-tweets" / "Tweets.csv"
+GOAL_RATIO = 0.5
+# A typical state snapshot for the raw engine's facts: the engine's cost hardly
+# depends on the values, only on the keys it has to read.
+STATE = {
+    "crisis_level": "watch",
+    "volume_1h": 42,
+    "negative_1h": 25,
+    "hostile_1h": 1,
+    "positive_1h": 6,
+    "negative_share_1h": 0.595,
+    "non_customer_share_1h": 0.0,
+    "volume_24h": 380,
+    "velocity": 2.8,
+    "multipliers_1h": 0,
+    "author_negative_24h": 1,
+    "thread_negative_1h": 0,
+}
+
+
+def airline_events(csv_path: Path, target: Path) -> Path:
+    """The airline tweets as an event file, converted as docs/replay.md says."""
+    conversion = Conversion(
+        columns={
+            "event_id": "tweet_id",
+            "account": "airline",
+            "occurred_at": "tweet_created",
+            "text": "text",
+            "author.id": "name",
+            "author.reach": "retweet_count",
+            "signals.tone": "airline_sentiment",
+        },
+        constants={"channel": "twitter", "lang": "en"},
+        slugs=frozenset({"account", "author.id"}),
+    )
+    with csv_path.open(encoding="utf-8-sig", newline="") as source, target.open("wb") as out:
+        stats = convert_csv(source, conversion, out.write, lambda line, why: None)
+    if stats.stopped_at is not None or not stats.written:
+        raise SystemExit(f"cannot convert {csv_path} (line {stats.stopped_at})")
+    return target
+
+
+def measure_replay(
+    events: Path, policy: LoadedPolicy, analyzer: Analyzer, reader: bool | None, analyze: bool
+) -> dict[str, float]:
+    """One replay from the file to the decisions file, timed; the rules are loaded already."""
+    side = Side("rules", ROOT / "rules", policy, MemoryStore(), analyzer)
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        with contextlib.closing(open_events(events, helper=reader, analyze=analyze)) as items:
+            outcomes = Replay(side, out=out).run(items)
+        elapsed = time.perf_counter() - started
+    return {
+        "events": outcomes.decided,
+        "seconds": elapsed,
+        "rate": outcomes.decided / elapsed,
+        "deciding_rate": outcomes.decided / max(outcomes.deciding_seconds, 1e-9),
+    }
+
+
+def measure_evaluator(events: list[Event], policy: LoadedPolicy) -> dict[str, float]:
+    """Evaluator.decide alone, as a replay calls it (virtual clock, fresh memory store)."""
+    clock = FixedClock(events[0].occurred_at)
+    evaluator = Evaluator(FixedPolicy(policy), MemoryStore(), clock, DefaultsAnalyzer())
+    started = time.perf_counter()
+    for event in events:
+        clock.set(event.occurred_at.astimezone(UTC))
+        evaluator.decide(event)
+    elapsed = time.perf_counter() - started
+    return {"events": len(events), "seconds": elapsed, "rate": len(events) / elapsed}
+
+
+def raw_facts(events: Path, policy: LoadedPolicy) -> list[dict[str, Any]]:
+    """One flat fact per event, as the service builds them (built before timing)."""
+    loaded = policy.rulesets["default"]
+    thresholds = loaded.ruleset.thresholds
+    analyzer = DefaultsAnalyzer()
+    facts = []
+    for number, line in enumerate(events.read_bytes().splitlines()):
+        event = parse_event(orjson.loads(line))
+        signals = resolve_signals(event, analyzer)
+        times = time_fields(event, event.occurred_at, thresholds, None, STATE["crisis_level"])
+        fact = build_fact(event, signals, STATE, times, thresholds)
+        fact[FACT_MARKER_KEY] = FACT_MARKER_VALUE
+        fact["id"] = number
+        facts.append(fact)
+    return facts
+
+
+def measure_raw(
+    facts: list[dict[str, Any]], definitions: dict[str, Any], name: str
+) -> dict[str, float]:
+    """durable_rules' Host.post of every fact into a rule set with the same rules."""
+    actions = [0]
+
+    def action(_: Any) -> None:
+        actions[0] += 1
+
+    rules = copy.deepcopy(definitions)
+    for rule in rules.values():
+        rule["run"] = action
+    # A rule set name can never be released from a host: a new name per round.
+    host = Host({name: rules})
+    started = time.perf_counter()
+    for fact in facts:
+        host.post(name, fact)
+    elapsed = time.perf_counter() - started
+    return {
+        "events": len(facts),
+        "seconds": elapsed,
+        "rate": len(facts) / elapsed,
+        "actions": actions[0],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per target (default 5)")
+    parser.add_argument("--csv", type=Path, default=AIRLINE_CSV, help="the airline Tweets.csv")
+    parser.add_argument(
+        "--reader",
+        choices=["auto", "process", "inline"],
+        default="auto",
+        help="where the replay reads and validates the file (as replay --reader)",
+    )
+    args = parser.parse_args(argv)
+    if not args.csv.exists():
+        print(f"no airline data at {args.csv}", file=sys.stderr)
+        return 2
+    reader = None if args.reader == "auto" else args.reader == "process"
+    analyzer, analyzer_name = replay_analyzer()
+    policy, _ = load_rules(ROOT / "rules")
+    definitions = compile_ruleset(policy.rulesets["default"].ruleset).definitions
+    with tempfile.TemporaryDirectory() as tmp:
+        events = airline_events(args.csv, Path(tmp) / "airline.jsonl")
+        facts = raw_facts(events, policy)
+        parsed = sorted(
+            (parse_event(orjson.loads(line)) for line in events.read_bytes().splitlines()),
+            key=lambda event: event.occurred_at,
+        )
+        targets: dict[str, Callable[[int], dict[str, float]]] = {
+            # As the command runs it: a reader process also fills the signals.
+            "replay": lambda _: measure_replay(events, policy, analyzer, reader, True),
+            "replay-defaults": lambda _: measure_replay(
+                events, policy, DefaultsAnalyzer(), reader, False
+            ),
+            "evaluator-only": lambda _: measure_evaluator(parsed, policy),
+            "raw-post": lambda r: measure_raw(facts, definitions, f"bench{r}"),
+        }
+        # One uncounted round first: imports, caches and the page cache warm up.
+        for measure in targets.values():
+            measure(-1)
+        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+        for r in range(args.rounds):
+            for name, measure in targets.items():
+                rounds[name].append(measure(r))
+    policy.close()
+
+    median = {name: statistics.median(x["rate"] for x in found) for name, found in rounds.items()}
+    raw = median["raw-post"]
+    print(
+        f"airline tweets: {len(facts):,} events, rule set 'default' with {len(definitions)} rules"
+    )
+    print(f"replay analyzer: {analyzer_name}; reader: {args.reader}; rounds: {args.rounds}\n")
+    print(f"{'target':<16} {'events/s (median)':>18} {'min-max':>17} {'ratio to raw':>13}")
+    for name, found in rounds.items():
+        rates = [x["rate"] for x in found]
+        span = f"{min(rates):,.0f}-{max(rates):,.0f}"
+        print(f"{name:<16} {median[name]:>18,.0f} {span:>17} {median[name] / raw:>13.2f}")
+    ratio = median["replay"] / raw
+    verdict = "met" if ratio >= GOAL_RATIO else "NOT met"
+    print(f"\nreplay / raw-post = {ratio:.2f} (target >= {GOAL_RATIO}: {verdict})")
+    deciding = statistics.median(x["deciding_rate"] for x in rounds["replay"])
+    print(f"replay's deciding phase alone: {deciding:,.0f} events/s")
+
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    result = {
+        "timestamp": stamp,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "events": len(facts),
+        "rules": len(definitions),
+        "analyzer": analyzer_name,
+        "reader": args.reader,
+        "rounds": rounds,
+        "median": median,
+        "ratio": ratio,
+        "goal_ratio": GOAL_RATIO,
+    }
+    path = RESULTS_DIR / f"replay-{stamp}.json"
+    path.write_text(json.dumps(result, indent=2))
+    print(f"results: {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Replays of recorded events through the Evaluator: ordering, comparison, summaries and reports."""

@@ -1,0 +1,402 @@
+"""Event files in event-time order with bounded memory: sorted runs in temp files, then a merge.
+
+Pass 1 reads the file once, keeps each line's raw bytes with its key
+(occurred_at in UTC microseconds, then the line number) and spills a sorted
+run to a temp file whenever the lines held reach `chunk_bytes`. Pass 2 merges
+the runs with heapq.merge (in several rounds when there are many) and
+validates each line with the API's schema on the way out. A file that fits in
+one chunk never touches the disk.
+
+Only pass 1 decides the order, so it checks only what the order needs (the
+JSON and occurred_at); the full validation runs in pass 2. That lets
+`helper_events` run both passes in a second process while this one decides
+on the events it has already received.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from policy_service.analysis import SIGNAL_NAMES, Signal, caller_value
+from policy_service.errors import PolicyError
+from policy_service.events import Event
+from policy_service.replay.codec import decode_event, encode_event, utc_micros
+from policy_service.replay.validation import check_event
+
+DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
+# Each held line also costs a tuple, an int and a bytes header.
+LINE_OVERHEAD_BYTES = 120
+FAN_IN = 64  # runs merged at once; more are merged in rounds
+PROGRESS_EVERY_BYTES = 1 << 20
+BATCH_ITEMS = 512
+# Below this size a second process costs more to start than it saves.
+HELPER_MIN_BYTES = 4 * 1024 * 1024
+# The API takes events up to 64 KiB; a longer line is not read whole (bounded memory).
+MAX_LINE_BYTES = 1024 * 1024
+
+Record = tuple[int, int, bytes]  # (UTC microseconds, line number, raw line)
+
+
+class EventFileError(PolicyError):
+    """An event file cannot be read (missing, unreadable, or its reader failed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ordered:
+    """A valid event, in event-time order; with the signals it lacks when a reader computed them."""
+
+    line: int
+    event: Event
+    signals: Mapping[str, Signal] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """A line that is not an event the API would take, and why."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadProgress:
+    """Bytes of the file read so far in pass 1."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Scanned:
+    """The end of pass 1: what the file holds, before any event is validated in full."""
+
+    lines: int
+    blank: int
+    candidates: int  # lines with valid JSON and occurred_at, in order to be validated
+    out_of_order: int  # lines older than a line above them in the file
+    runs: int  # sorted runs spilled to temp files (0: sorted in memory)
+
+
+Item = Ordered | Invalid | ReadProgress | Scanned
+# Close it when stopping early: that ends the reader and removes temp files.
+Items = Generator[Item, None, None]
+
+
+def event_time(raw: bytes) -> int | str:
+    """The key of a line (occurred_at in UTC microseconds), or why the line is invalid."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return f"not valid JSON: {exc.msg} (column {exc.colno})"
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    value = data.get("occurred_at")
+    if isinstance(value, str):
+        # The schema parses occurred_at with the same function.
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if at.utcoffset() is not None:
+                return utc_micros(at)
+    verdict = check_event(data)
+    # The schema refuses what fromisoformat refused; its message names the field.
+    return verdict if isinstance(verdict, str) else "occurred_at: not a date and time with a zone"
+
+
+def ordered_events(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Items:
+    """Every line of a JSONL event file as Invalid or Ordered, valid events by (occurred_at, line).
+
+    Yields ReadProgress during pass 1, the Invalid lines pass 1 finds (in file
+    order), one Scanned, then the events in order with the Invalid lines that
+    fail validation among them. Close the iterator when stopping early: that
+    removes its temp files.
+    """
+    try:
+        total = path.stat().st_size
+        handle = path.open("rb")
+    except OSError as exc:
+        raise EventFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with tempfile.TemporaryDirectory(prefix="policy-replay-") as tmp, handle:
+        runs: list[Path] = []
+        chunk: list[Record] = []
+        held = lines = blank = candidates = out_of_order = 0
+        newest: int | None = None
+        done = 0
+        report_at = PROGRESS_EVERY_BYTES
+        for line_no, line, length in _lines(handle):
+            lines = line_no
+            done += length
+            if done >= report_at:
+                report_at = done + PROGRESS_EVERY_BYTES
+                yield ReadProgress(done, total)
+            if line is None:
+                yield Invalid(line_no, f"longer than {MAX_LINE_BYTES} bytes")
+                continue
+            raw = line.rstrip(b"\r\n")
+            if not raw.strip():
+                blank += 1
+                continue
+            key = event_time(raw)
+            if isinstance(key, str):
+                yield Invalid(line_no, key)
+                continue
+            candidates += 1
+            if newest is not None and key < newest:
+                out_of_order += 1
+            else:
+                newest = key
+            chunk.append((key, line_no, raw))
+            held += len(raw) + LINE_OVERHEAD_BYTES
+            if held >= chunk_bytes:
+                runs.append(_spill(chunk, Path(tmp), len(runs)))
+                chunk, held = [], 0
+        yield ReadProgress(total, total)
+        if runs and chunk:
+            runs.append(_spill(chunk, Path(tmp), len(runs)))
+            chunk = []
+        yield Scanned(lines, blank, candidates, out_of_order, len(runs))
+        with ExitStack() as stack:
+            if runs:
+                records: Iterable[Record] = _merge(runs, Path(tmp), stack)
+            else:
+                chunk.sort()
+                records = chunk
+            for _, line_no, raw in records:
+                verdict = check_event(orjson.loads(raw))
+                if isinstance(verdict, str):
+                    yield Invalid(line_no, verdict)
+                else:
+                    yield Ordered(line_no, verdict)
+
+
+def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None, int]]:
+    """(line number, line or None when too long, bytes read) for every line of `handle`."""
+    line_no = 0
+    while True:
+        line = handle.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        line_no += 1
+        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+            yield line_no, line, len(line)
+            continue
+        length = len(line)
+        while not line.endswith(b"\n"):  # skip the rest of the long line in pieces
+            line = handle.readline(MAX_LINE_BYTES)
+            if not line:
+                break
+            length += len(line)
+        yield line_no, None, length
+
+
+def _spill(chunk: list[Record], tmp: Path, index: int) -> Path:
+    chunk.sort()
+    path = tmp / f"run-{index:06d}"
+    with path.open("wb") as out:
+        _write_records(out, chunk)
+    return path
+
+
+def _write_records(out: IO[bytes], records: Iterable[Record]) -> None:
+    # Raw lines hold no newline (they were split on it), so one record is one line.
+    out.writelines(b"%d %d %b\n" % record for record in records)
+
+
+def _read_run(handle: IO[bytes]) -> Iterator[Record]:
+    for line in handle:
+        key, line_no, raw = line.split(b" ", 2)
+        yield int(key), int(line_no), raw[:-1]
+
+
+def _merge(runs: list[Path], tmp: Path, stack: ExitStack) -> Iterator[Record]:
+    """The records of every run in key order, opening at most FAN_IN files at once."""
+    generation = 0
+    while len(runs) > FAN_IN:
+        merged: list[Path] = []
+        for start in range(0, len(runs), FAN_IN):
+            group = runs[start : start + FAN_IN]
+            target = tmp / f"merge-{generation:03d}-{start // FAN_IN:06d}"
+            with ExitStack() as files, target.open("wb") as out:
+                handles = [files.enter_context(p.open("rb")) for p in group]
+                _write_records(out, heapq.merge(*(_read_run(h) for h in handles)))
+            for used in group:
+                used.unlink()
+            merged.append(target)
+        runs = merged
+        generation += 1
+    handles = [stack.enter_context(p.open("rb")) for p in runs]
+    return heapq.merge(*(_read_run(h) for h in handles))
+
+
+# -- the same items from a second process ----------------------------------------------
+
+
+def helper_worthwhile(path: Path) -> bool:
+    """Whether reading and validating in a second process pays off for this file here."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    return cores >= 2 and size >= HELPER_MIN_BYTES
+
+
+def helper_events(
+    path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, analyze: bool = False
+) -> Items:
+    """`ordered_events` run in a second process, which validates while this one decides.
+
+    The reader is a plain subprocess (`python -m policy_service.replay.reader`)
+    writing to a pipe of its own: unlike multiprocessing's spawn it never
+    re-imports the caller's main module. Events cross the pipe in the compact
+    codec, in batches; the pipe's buffer bounds how far the reader runs ahead.
+    With `analyze` the reader also computes the signals each event leaves out,
+    with `replay_analyzer()`: text analysis then runs beside the decisions too.
+    """
+    read_fd, write_fd = os.pipe()
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    try:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "policy_service.replay.reader",
+                str(path),
+                str(chunk_bytes),
+                str(write_fd),
+                "analyze" if analyze else "-",
+            ],
+            pass_fds=(write_fd,),
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+    except OSError as exc:
+        os.close(read_fd)
+        raise EventFileError(f"cannot start the reader process: {exc}") from None
+    finally:
+        os.close(write_fd)  # only the child writes; EOF then means it is gone
+    receiver = Connection(read_fd, writable=False)
+    try:
+        while True:
+            try:
+                message = receiver.recv()
+            except EOFError:
+                code = process.wait()
+                raise EventFileError(
+                    f"the reader process for {path} ended unexpectedly (exit code {code})"
+                ) from None
+            kind = message[0]
+            if kind == "items":
+                for wire in message[1]:
+                    yield _from_wire(wire)
+            elif kind == "error":
+                raise EventFileError(message[1])
+            else:
+                return
+    finally:
+        receiver.close()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            process.wait(timeout=5)
+
+
+def _to_wire(item: Item) -> tuple[Any, ...]:
+    if isinstance(item, Ordered):
+        signals = None
+        if item.signals is not None:
+            signals = orjson.dumps({k: [s.value, s.source] for k, s in item.signals.items()})
+        return ("e", item.line, encode_event(item.event), signals)
+    if isinstance(item, Invalid):
+        return ("i", item.line, item.reason)
+    if isinstance(item, ReadProgress):
+        return ("p", item.done, item.total)
+    return ("s", item.lines, item.blank, item.candidates, item.out_of_order, item.runs)
+
+
+def _from_wire(wire: tuple[Any, ...]) -> Item:
+    kind = wire[0]
+    if kind == "e":
+        signals = None
+        if wire[3] is not None:
+            signals = {
+                name: Signal(tuple(value) if name == "topics" else value, source)
+                for name, (value, source) in orjson.loads(wire[3]).items()
+            }
+        return Ordered(wire[1], decode_event(wire[2]), signals)
+    if kind == "i":
+        return Invalid(wire[1], wire[2])
+    if kind == "p":
+        return ReadProgress(wire[1], wire[2])
+    return Scanned(*wire[1:])
+
+
+def serve_items(path: str, chunk_bytes: int, sender: Connection, analyze: bool = False) -> None:
+    """The reader process: every item of `ordered_events`, in batches through the pipe."""
+    # Imported here: only a reader that analyzes needs the analyzer (and its tables).
+    from policy_service.replay.analyzer import replay_analyzer
+
+    analyzer = replay_analyzer()[0] if analyze else None
+    batch: list[tuple[Any, ...]] = []
+    try:
+        with contextlib.closing(ordered_events(Path(path), chunk_bytes)) as items:
+            for item in items:
+                if analyzer is not None and isinstance(item, Ordered):
+                    event = item.event
+                    missing = tuple(n for n in SIGNAL_NAMES if caller_value(event, n) is None)
+                    if missing:
+                        item = Ordered(item.line, event, analyzer.complete(event, missing))
+                batch.append(_to_wire(item))
+                # Events go in batches; anything else at once, for a prompt progress bar.
+                if len(batch) >= BATCH_ITEMS or not isinstance(item, Ordered):
+                    sender.send(("items", batch))
+                    batch = []
+        if batch:
+            sender.send(("items", batch))
+        sender.send(("done",))
+    except (BrokenPipeError, KeyboardInterrupt):
+        return  # the replay stopped reading: nothing left to do
+    except (PolicyError, OSError) as exc:
+        with contextlib.suppress(OSError):
+            sender.send(("error", str(exc)))
+    finally:
+        sender.close()
+
+
+def open_events(
+    path: Path,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    helper: bool | None = None,
+    analyze: bool = False,
+) -> Items:
+    """The ordered items of `path`, from a second process when `helper` (None: when worthwhile).
+
+    `analyze` asks that process to fill the signals events leave out with
+    `replay_analyzer()`; inline, the Evaluator's analyzer does it as usual.
+    """
+    use_helper = helper_worthwhile(path) if helper is None else helper
+    if use_helper:
+        return helper_events(path, chunk_bytes, analyze)
+    return ordered_events(path, chunk_bytes)

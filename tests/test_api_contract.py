@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask.testing import FlaskClient
 
+from policy_service.analysis.trained import TrainedToneModel
 from policy_service.app import create_app
 from policy_service.clock import FixedClock
-from tests.conftest import RULES_DIR, make_event
+from tests.conftest import NOW, RULES_DIR, make_event
 
 
 def test_decision_names_everything_a_caller_needs(client: FlaskClient) -> None:
@@ -168,3 +171,25 @@ def test_unknown_topics_and_out_of_range_arousal_are_refused(client: FlaskClient
     body = client.post("/v1/decisions", json=event).get_json()
     assert body["status"] == 422
     assert set(body["errors"]) == {"signals.topics.0", "signals.arousal"}
+
+
+def test_a_trained_tone_model_is_loaded_from_the_configured_directory(
+    clock: FixedClock, tmp_path: Path
+) -> None:
+    texts = ["love it", "great team", "awful service", "terrible delay", "ok", "fine I guess"] * 5
+    labels = ["positive", "positive", "negative", "negative", "neutral", "neutral"] * 5
+    model = TrainedToneModel.train(texts, labels, trained_at=NOW)
+    model.save(tmp_path / "model")
+    config = {
+        "rules_dir": RULES_DIR,
+        "reload_interval": 0,
+        "analyzer_model": str(tmp_path / "model"),
+    }
+    client = create_app(config, clock=clock).test_client()
+    event = make_event(text="awful service")
+    del event["signals"]
+    body = client.post("/v1/decisions", json=event).get_json()
+    assert body["signals"]["tone"] == {
+        "value": "negative",
+        "source": f"analyzer:trained@{model.version}",
+    }

@@ -1,16 +1,21 @@
 """Throughput and latency of POST /v1/decisions: the service against a bare Flask app.
 
-Both run under gunicorn with the same settings on loopback ports and are loaded
-by wrk with bench/post_event.lua (realistic comments, a new event id per
-request). Rounds alternate between the targets (A B A B ...) so that a noisy
-neighbour slows both sides alike; the report is the median of the rounds, and
-the ratio of the service's median requests/s to the baseline's.
+The service runs with the memory store, with the Redis store (on a redis-server
+of the benchmark's own), or both (--store). Each service target is compared to
+a bare Flask app under exactly the same gunicorn settings, on loopback ports,
+all loaded by wrk with bench/post_event.lua (realistic comments, a new event id
+per request). Rounds alternate between the targets (A B C D A B C D ...) so that
+a noisy neighbour slows every side alike; the report is the median of the
+rounds, and the ratio of each service target's median requests/s to its
+baseline's. For the Redis store it also counts, from the redis-server's INFO,
+the round trips and the commands run inside scripts per decision.
 
     .venv/bin/python bench/decisions.py --duration 5
 
 The results are also written to bench/results/decisions-<timestamp>.json.
 Exit status: 0 measured cleanly, 1 the run measured errors (non-200 answers,
-socket errors, duplicates), 2 the benchmark could not run.
+socket errors, duplicates, answers taken without state), 2 the benchmark could
+not run.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -36,6 +43,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -45,7 +54,26 @@ MIN_ROUNDS = 3
 WRK_HINT = (
     "install it with `apt-get install -y wrk` on Debian or Ubuntu, `brew install wrk` on macOS"
 )
+REDIS_HINT = (
+    "install it with `apt-get install -y redis-server` on Debian or Ubuntu, "
+    "`brew install redis` on macOS"
+)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SERVICE_APP = "policy_service.app:create_app()"
+# Worker processes of the redis target and of its baseline: measured on a
+# 2-core machine that also runs wrk and redis-server, see bench/README.md.
+REDIS_WORKERS = 2
+# The developer's own Redis usually listens here; the benchmark never touches it.
+FORBIDDEN_REDIS_PORT = 6379
+# A client runs a script with one of these; the commands the script calls are
+# counted by the server too, under their own names.
+SCRIPT_COMMANDS = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
+# Goals for the Redis store (reported, not enforced).
+GOAL_ROUND_TRIPS = 2.0
+GOAL_RATIO = 0.5
+# CPU that other processes took during a round, in cores, above which the
+# report warns that the machine was shared: then the numbers say little.
+OTHER_LOAD_WARNING = 0.2
 
 
 class BenchError(Exception):
@@ -60,32 +88,103 @@ class Target:
     app: str  # gunicorn's APP_MODULE
     env: dict[str, str] = field(default_factory=dict)
     pythonpath: tuple[str, ...] = ()
+    workers: int = 1
     baseline: bool = False
+    # The baseline this target is compared to: a baseline with the same workers.
+    compare_to: str | None = None
     # State kept inside the worker (the memory store): more workers would each
     # keep their own and decide differently, so only one worker is allowed.
     single_process: bool = False
+    # Uses the benchmark's redis-server, whose statistics are taken every round.
+    redis: bool = False
 
 
-def build_targets(args: argparse.Namespace) -> list[Target]:
-    """What is measured, in the order of every round; exactly one baseline.
+def bare_target(workers: int) -> Target:
+    return Target(
+        name=f"bare-{workers}w",
+        app="bare_app:create_app()",
+        pythonpath=(str(BENCH_DIR),),
+        workers=workers,
+        baseline=True,
+    )
 
-    Another service configuration (a Redis store, other rules) is one more
-    entry here; the report compares every non-baseline target to the baseline.
+
+def build_targets(args: argparse.Namespace, redis_url: str | None) -> list[Target]:
+    """What is measured, in the order of every round.
+
+    Every service target names its baseline: the bare app under the same
+    gunicorn settings (so with the same number of workers). Another service
+    configuration (other rules, another store) is one more entry here.
     """
-    return [
-        Target(
-            name="service",
-            app="policy_service.app:create_app()",
-            env={"POLICY_RULES_DIR": str(ROOT / "rules"), "POLICY_STATE_URL": "memory://"},
-            single_process=True,
-        ),
-        Target(
-            name="bare",
-            app="bare_app:create_app()",
-            pythonpath=(str(BENCH_DIR),),
-            baseline=True,
-        ),
-    ]
+    rules = {"POLICY_RULES_DIR": str(ROOT / "rules")}
+    targets: list[Target] = []
+    if args.store in ("memory", "both"):
+        targets += [
+            Target(
+                name="memory",
+                app=SERVICE_APP,
+                env={**rules, "POLICY_STATE_URL": "memory://"},
+                compare_to="bare-1w",
+                single_process=True,
+            ),
+            bare_target(1),
+        ]
+    if args.store in ("redis", "both"):
+        if redis_url is None:
+            raise AssertionError("the redis target needs the benchmark's redis-server")
+        baseline = bare_target(args.redis_workers)
+        targets.append(
+            Target(
+                name="redis",
+                app=SERVICE_APP,
+                env={**rules, "POLICY_STATE_URL": redis_url},
+                workers=args.redis_workers,
+                compare_to=baseline.name,
+                redis=True,
+            )
+        )
+        if baseline not in targets:
+            targets.append(baseline)
+    return targets
+
+
+def check_targets(targets: list[Target]) -> None:
+    """A comparison is fair only between targets that run alike."""
+    by_name = {t.name: t for t in targets}
+    if len(by_name) != len(targets):
+        raise AssertionError("target names must differ")
+    for target in targets:
+        if target.single_process and target.workers != 1:
+            raise AssertionError(f"{target.name} keeps its state in the worker: one worker only")
+        if target.baseline:
+            continue
+        base = by_name.get(target.compare_to or "")
+        if base is None or not base.baseline or base.workers != target.workers:
+            raise AssertionError(f"{target.name} needs a baseline with {target.workers} workers")
+
+
+@dataclass
+class RedisCounts:
+    """What the redis-server did during one round: INFO after CONFIG RESETSTAT."""
+
+    # Replies written to clients (INFO stats: total_writes_processed): one per
+    # round trip, since a client waits for the answer before it sends again.
+    round_trips: int
+    # EVALSHA, EVAL, FCALL and their _ro forms: the client's script runs.
+    script_runs: int
+    # INFO commandstats: calls by command, sent by clients or called by scripts.
+    commands: dict[str, int]
+    cpu_seconds: float | None  # the redis-server's CPU time
+
+    @property
+    def script_commands(self) -> int:
+        """Commands called inside scripts.
+
+        Every command a client sends without a pipeline is one round trip, so
+        the calls the round trips do not account for ran inside scripts. A
+        pipeline (none on the decision path) would be counted here too.
+        """
+        return sum(self.commands.values()) - self.round_trips
 
 
 @dataclass
@@ -108,16 +207,42 @@ class Round:
     # CPU time of the gunicorn workers per request: less sensitive to other
     # load on the machine than requests/s, since waiting for a core costs none.
     worker_cpu_us_per_request: float | None
+    # 200 answers that are neither duplicates nor taken without state.
+    decisions: int = 0
+    # Answers marked "degraded": the store failed, the rules decided without state.
+    degraded: int = 0
     rules: dict[str, int] = field(default_factory=dict)
+    redis: RedisCounts | None = None
+    # CPU time of everything else on the machine during the round (other
+    # processes, the hypervisor's steal), per second: 1.0 is one core.
+    other_cpu_cores: float | None = None
 
     @property
     def problems(self) -> int:
-        return sum(self.non_200.values()) + sum(self.socket_errors.values()) + self.duplicates
+        return (
+            sum(self.non_200.values())
+            + sum(self.socket_errors.values())
+            + self.duplicates
+            + self.degraded
+        )
+
+
+@dataclass
+class RedisSummary:
+    """Per decision, over all measured rounds of a redis target."""
+
+    decisions: int
+    round_trips_per_decision: float
+    script_runs_per_decision: float
+    script_commands_per_decision: float
+    redis_cpu_us_per_decision: float | None
+    commands_per_decision: dict[str, float]
 
 
 @dataclass
 class Summary:
     target: str
+    workers: int
     rounds: int
     requests_per_s: float
     requests_per_s_min: float
@@ -128,29 +253,52 @@ class Summary:
     non_200: dict[str, int]
     socket_errors: dict[str, int]
     duplicates: int
+    degraded: int
+    other_cpu_cores_max: float | None
+    redis: RedisSummary | None = None
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/decisions.py",
         description=(
-            "Measure POST /v1/decisions of the policy service (memory store, the rules in "
-            "rules/) against a bare Flask app (bench/bare_app.py) under identical gunicorn "
-            "settings, with wrk and bench/post_event.lua. Needs wrk on PATH: " + WRK_HINT + "."
+            "Measure POST /v1/decisions of the policy service (the rules in rules/, the "
+            "memory store, the Redis store or both) against a bare Flask app "
+            "(bench/bare_app.py) under identical gunicorn settings, with wrk and "
+            "bench/post_event.lua. Needs wrk on PATH: " + WRK_HINT + "; the Redis store "
+            "needs redis-server on PATH (the benchmark starts its own on a free loopback "
+            "port): " + REDIS_HINT + "."
         ),
         epilog=(
             "Client defaults (-t1 -c8) suit a 2-core machine: wrk's one thread uses one core "
-            "and leaves the other to the gunicorn worker, and 8 connections keep the worker "
-            "busy without measuring mostly queueing. With more cores, raise --workers (only "
-            "for targets that allow it), --wrk-threads and --connections together. "
-            "--threads above 1 turns gunicorn's sync worker into gthread, which keeps "
-            "connections alive; the sync worker closes every connection after one answer. "
-            "The ratio service/bare of the median requests/s is the share of Flask+gunicorn's "
-            "throughput that is left with the service's work on top (1.0: it costs nothing)."
+            "and leaves the other to the gunicorn worker(s), and 8 connections keep the "
+            "workers busy without measuring mostly queueing. With more cores, raise "
+            "--redis-workers, --wrk-threads and --connections together (the memory store "
+            "serves one worker only). --threads above 1 turns gunicorn's sync worker into "
+            "gthread, which keeps connections alive; the sync worker closes every connection "
+            "after one answer. The ratio service/bare of the median requests/s is the share "
+            "of Flask+gunicorn's throughput that is left with the service's work on top "
+            "(1.0: it costs nothing). For the Redis store, round trips and commands run "
+            "inside scripts per decision are read from the redis-server's INFO."
         ),
     )
-    gunicorn = parser.add_argument_group("gunicorn (the same for every target)")
-    gunicorn.add_argument("--workers", type=int, default=1, help="worker processes [1]")
+    parser.add_argument(
+        "--store",
+        choices=("memory", "redis", "both"),
+        default="both",
+        help="the service's state store: targets `memory` (memory://, one worker) and/or "
+        "`redis` (redis://, --redis-workers workers), each with its own bare baseline [both]",
+    )
+    gunicorn = parser.add_argument_group(
+        "gunicorn (the same for a service target and its baseline)"
+    )
+    gunicorn.add_argument(
+        "--redis-workers",
+        type=int,
+        default=REDIS_WORKERS,
+        help=f"worker processes of the redis target and of its baseline [{REDIS_WORKERS}]; "
+        "the memory target and its baseline always run one",
+    )
     gunicorn.add_argument(
         "--worker-class", default="sync", help="gunicorn worker class [sync, as `serve`]"
     )
@@ -190,7 +338,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.rounds < MIN_ROUNDS:
         parser.error(f"--rounds must be at least {MIN_ROUNDS}: a median needs several rounds")
-    for name in ("workers", "threads", "duration", "connections", "wrk_threads", "timeout"):
+    for name in ("redis_workers", "threads", "duration", "connections", "wrk_threads", "timeout"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.warmup < 0:
@@ -200,11 +348,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def gunicorn_options(args: argparse.Namespace) -> list[str]:
-    """The options every target shares, so that only the application differs."""
+def gunicorn_options(args: argparse.Namespace, workers: int) -> list[str]:
+    """The options a target and its baseline share, so that only the application differs."""
     options = [
         "--workers",
-        str(args.workers),
+        str(workers),
         "--worker-class",
         args.worker_class,
         "--threads",
@@ -320,14 +468,160 @@ class Server:
         self._socket.close()
 
 
+class RedisServer:
+    """A redis-server of the benchmark's own: loopback, a free port, no persistence.
+
+    Never the developer's Redis (port 6379): the benchmark resets its
+    statistics and fills it with state.
+    """
+
+    def __init__(self, log_path: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise BenchError(f"redis-server is not on PATH; {REDIS_HINT}")
+        self.binary = binary
+        self.log_path = log_path
+        self.port = 0
+        self._dir = Path(tempfile.mkdtemp(prefix="policy-bench-redis-"))
+        self._process: subprocess.Popen[bytes] | None = None
+        self._client: redis.Redis | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    def start(self, timeout: float = 10.0) -> None:
+        # The port is found free, then redis-server binds it: another process
+        # may take it in between, so a failed start is tried on another port.
+        for _ in range(3):
+            self.port = free_port()
+            self._process = subprocess.Popen(
+                [
+                    self.binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self._dir),
+                    "--logfile",
+                    str(self.log_path),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            self._client = redis.Redis(
+                host="127.0.0.1", port=self.port, socket_timeout=5, decode_responses=True
+            )
+            deadline = time.monotonic() + timeout
+            while self._process.poll() is None and time.monotonic() < deadline:
+                try:
+                    self._client.ping()
+                    return
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+            self.stop()
+        raise BenchError(f"redis-server did not start; see {self.log_path}")
+
+    def _redis(self) -> redis.Redis:
+        assert self._client is not None and self._process is not None
+        if self._process.poll() is not None:
+            raise BenchError(
+                f"redis-server exited with status {self._process.returncode}; see {self.log_path}"
+            )
+        return self._client
+
+    def reset_stats(self) -> None:
+        """Zero INFO's counters (CONFIG RESETSTAT) before a measured round."""
+        self._redis().config_resetstat()
+
+    def counts(self, cpu_seconds: float | None) -> RedisCounts:
+        """What the server did since reset_stats, less the benchmark's own CONFIG RESETSTAT."""
+        info = self._redis().info("stats", "commandstats")
+        commands = {
+            key.removeprefix("cmdstat_"): int(value["calls"])
+            for key, value in info.items()
+            if key.startswith("cmdstat_")
+        }
+        # CONFIG RESETSTAT is counted, and its reply written, after it reset
+        # the counters; INFO is counted only after it wrote its own output.
+        own = commands.pop("config|resetstat", 0)
+        return RedisCounts(
+            round_trips=int(info["total_writes_processed"]) - own,
+            script_runs=sum(n for name, n in commands.items() if name in SCRIPT_COMMANDS),
+            commands=dict(sorted(commands.items(), key=lambda item: (-item[1], item[0]))),
+            cpu_seconds=cpu_seconds,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Version, memory and keys, for the JSON results."""
+        info = self._redis().info("server", "memory", "keyspace")
+        return {
+            "version": info.get("redis_version"),
+            "used_memory_human": info.get("used_memory_human"),
+            "keys": info.get("db0", {}).get("keys", 0),
+        }
+
+    def stop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now, never Redis's default."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port != FORBIDDEN_REDIS_PORT:
+            return port
+
+
+@contextmanager
+def redis_server(needed: bool, log_path: Path) -> Iterator[RedisServer | None]:
+    if not needed:
+        yield None
+        return
+    server = RedisServer(log_path)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
 @contextmanager
 def running(
-    targets: list[Target], options: list[str], stamp: str, results_dir: Path
+    targets: list[Target], args: argparse.Namespace, stamp: str
 ) -> Iterator[dict[str, Server]]:
     servers: dict[str, Server] = {}
     try:
         for target in targets:
-            server = Server(target, options, results_dir / f"decisions-{stamp}-{target.name}.log")
+            log_path = args.results_dir / f"decisions-{stamp}-{target.name}.log"
+            server = Server(target, gunicorn_options(args, target.workers), log_path)
             servers[target.name] = server
             server.start()
         for server in servers.values():
@@ -360,6 +654,28 @@ def cpu_seconds(pids: list[int]) -> float | None:
             return None
         total += int(fields[11]) + int(fields[12])
     return total / CLOCK_TICKS
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU time the whole machine spent busy so far (all cores; steal counts as busy)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is within user)
+    times = [int(n) for n in fields[1:9]]
+    return (sum(times) - times[3] - times[4]) / CLOCK_TICKS
+
+
+def difference(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
+
+
+def own_and_children_seconds() -> float:
+    """CPU time of this process and its waited-for children (wrk)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run_wrk(
@@ -398,10 +714,17 @@ def run_wrk(
     raise BenchError(f"wrk printed no {RESULT_MARKER.strip()} line:\n{done.stdout}{done.stderr}")
 
 
-def to_round(target: str, number: int, raw: dict[str, Any], cpu: float | None) -> Round:
+def to_round(
+    target: str,
+    number: int,
+    raw: dict[str, Any],
+    cpu: float | None,
+    redis_counts: RedisCounts | None = None,
+) -> Round:
     requests = int(raw["requests"])
     seconds = raw["duration_us"] / 1e6
     latency = raw["latency_us"]
+    duplicates, degraded = int(raw["duplicates"]), int(raw["degraded"])
     return Round(
         target=target,
         round=number,
@@ -414,16 +737,51 @@ def to_round(target: str, number: int, raw: dict[str, Any], cpu: float | None) -
         max_ms=latency["max"] / 1000,
         non_200=raw["non_200"],
         socket_errors={k: v for k, v in raw["socket_errors"].items() if v},
-        duplicates=int(raw["duplicates"]),
+        duplicates=duplicates,
         error_sample=raw["error_sample"],
         worker_cpu_us_per_request=(
             round(cpu * 1e6 / requests, 1) if cpu is not None and requests else None
         ),
+        decisions=requests - sum(raw["non_200"].values()) - duplicates - degraded,
+        degraded=degraded,
         rules=raw["rules"],
+        redis=redis_counts,
     )
 
 
-def summarize(name: str, rounds: list[Round]) -> Summary:
+def per_decision(value: float, decisions: int, digits: int = 2) -> float:
+    return round(value / decisions, digits) if decisions else 0.0
+
+
+def summarize_redis(rounds: list[Round]) -> RedisSummary | None:
+    """Totals over the rounds, per decision wrk saw answered."""
+    counted = [(r, r.redis) for r in rounds if r.redis is not None]
+    if not counted:
+        return None
+    decisions = sum(r.decisions for r, _ in counted)
+    commands: Counter[str] = Counter()
+    for _, c in counted:
+        commands.update(c.commands)
+    cpu = [c.cpu_seconds for _, c in counted]
+    return RedisSummary(
+        decisions=decisions,
+        round_trips_per_decision=per_decision(sum(c.round_trips for _, c in counted), decisions),
+        script_runs_per_decision=per_decision(sum(c.script_runs for _, c in counted), decisions),
+        script_commands_per_decision=per_decision(
+            sum(c.script_commands for _, c in counted), decisions
+        ),
+        redis_cpu_us_per_decision=(
+            per_decision(sum(c for c in cpu if c is not None) * 1e6, decisions, 1)
+            if all(c is not None for c in cpu)
+            else None
+        ),
+        commands_per_decision={
+            name: per_decision(n, decisions, 3) for name, n in commands.most_common()
+        },
+    )
+
+
+def summarize(target: Target, rounds: list[Round]) -> Summary:
     rps = [r.requests_per_s for r in rounds]
     cpu = [r.worker_cpu_us_per_request for r in rounds]
     non_200: Counter[str] = Counter()
@@ -432,7 +790,8 @@ def summarize(name: str, rounds: list[Round]) -> Summary:
         non_200.update(r.non_200)
         errors.update(r.socket_errors)
     return Summary(
-        target=name,
+        target=target.name,
+        workers=target.workers,
         rounds=len(rounds),
         requests_per_s=round(statistics.median(rps), 1),
         requests_per_s_min=min(rps),
@@ -447,6 +806,11 @@ def summarize(name: str, rounds: list[Round]) -> Summary:
         non_200=dict(non_200),
         socket_errors=dict(errors),
         duplicates=sum(r.duplicates for r in rounds),
+        degraded=sum(r.degraded for r in rounds),
+        other_cpu_cores_max=max(
+            (r.other_cpu_cores for r in rounds if r.other_cpu_cores is not None), default=None
+        ),
+        redis=summarize_redis(rounds),
     )
 
 
@@ -459,6 +823,11 @@ def check_answers(target: Target, raw: dict[str, Any]) -> None:
         )
     if raw["duplicates"]:
         raise BenchError(f"{target.name} saw {raw['duplicates']} duplicate event ids")
+    if raw["degraded"]:
+        raise BenchError(
+            f"{target.name} answered {raw['degraded']} times without state (degraded): "
+            "the store fails; see the server log"
+        )
 
 
 def profile(
@@ -580,11 +949,10 @@ def counts(values: dict[str, int]) -> str:
 
 
 def report(targets: list[Target], summaries: dict[str, Summary], rounds: list[Round]) -> str:
-    baseline = next(t.name for t in targets if t.baseline)
-    base = summaries[baseline]
     rows = [
         [
             "target",
+            "workers",
             "req/s (median)",
             "req/s min-max",
             "p50 ms",
@@ -593,6 +961,8 @@ def report(targets: list[Target], summaries: dict[str, Summary], rounds: list[Ro
             "non-200",
             "socket errors",
             "duplicates",
+            "degraded",
+            "other load max",
         ]
     ]
     for target in targets:
@@ -600,6 +970,7 @@ def report(targets: list[Target], summaries: dict[str, Summary], rounds: list[Ro
         rows.append(
             [
                 target.name + (" (baseline)" if target.baseline else ""),
+                str(s.workers),
                 f"{s.requests_per_s:.0f}",
                 f"{s.requests_per_s_min:.0f}-{s.requests_per_s_max:.0f}",
                 f"{s.p50_ms:.2f}",
@@ -610,28 +981,91 @@ def report(targets: list[Target], summaries: dict[str, Summary], rounds: list[Ro
                 counts(s.non_200),
                 counts(s.socket_errors),
                 str(s.duplicates),
+                str(s.degraded),
+                "-" if s.other_cpu_cores_max is None else f"{s.other_cpu_cores_max:.2f}",
             ]
         )
     # Per round, to show drift: the service's store grows from round to round.
-    per_round = [["round", *(f"{t.name} {column}" for t in targets for column in ROUND_COLUMNS)]]
+    per_round = [
+        [
+            "round",
+            *(f"{t.name} {column}" for t in targets for column in ROUND_COLUMNS),
+            "other load max",
+        ]
+    ]
     for number in sorted({r.round for r in rounds}):
         by_target = {r.target: r for r in rounds if r.round == number}
         cells = [str(number)]
         for target in targets:
             r = by_target[target.name]
             cells += [f"{r.requests_per_s:.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}"]
+        others = [r.other_cpu_cores for r in by_target.values() if r.other_cpu_cores is not None]
+        cells.append(f"{max(others):.2f}" if others else "-")
         per_round.append(cells)
     lines = [table(rows), "", table(per_round), ""]
+    redis_rows = [
+        [
+            "per decision",
+            "decisions",
+            "round trips",
+            "script runs",
+            "commands in scripts",
+            "redis-server CPU us",
+        ]
+    ]
+    commands: list[str] = []
+    for target in targets:
+        found = summaries[target.name].redis
+        if found is None:
+            continue
+        redis_rows.append(
+            [
+                target.name,
+                str(found.decisions),
+                f"{found.round_trips_per_decision:.2f}",
+                f"{found.script_runs_per_decision:.2f}",
+                f"{found.script_commands_per_decision:.2f}",
+                "-"
+                if found.redis_cpu_us_per_decision is None
+                else f"{found.redis_cpu_us_per_decision:.0f}",
+            ]
+        )
+        by_name = ", ".join(f"{k} {v:.2f}" for k, v in found.commands_per_decision.items())
+        commands.append(f"{target.name}: commands per decision (clients and scripts): {by_name}")
+    if len(redis_rows) > 1:
+        lines += [table(redis_rows), *commands, ""]
     for target in targets:
         if target.baseline:
             continue
-        s = summaries[target.name]
+        s, base = summaries[target.name], summaries[target.compare_to or ""]
         lines.append(
-            f"ratio {target.name}/{baseline}: req/s {ratio(s.requests_per_s, base.requests_per_s)}"
+            f"ratio {target.name}/{base.target}: req/s {ratio(s.requests_per_s, base.requests_per_s)}"
             f"  (p50 latency x{ratio(s.p50_ms, base.p50_ms)},"
             f" p99 latency x{ratio(s.p99_ms, base.p99_ms)})"
         )
+    for target in targets:
+        s = summaries[target.name]
+        if s.redis is None or target.compare_to is None:
+            continue
+        base = summaries[target.compare_to]
+        trips = s.redis.round_trips_per_decision
+        share = s.requests_per_s / base.requests_per_s if base.requests_per_s else 0.0
+        lines.append(
+            f"goals for {target.name}: round trips per decision {trips:.2f} "
+            f"(at most {GOAL_ROUND_TRIPS:g}: {met(trips <= GOAL_ROUND_TRIPS)}), "
+            f"req/s ratio {share:.2f} (at least {GOAL_RATIO:g}: {met(share >= GOAL_RATIO)})"
+        )
+    busiest = max((r.other_cpu_cores or 0.0 for r in rounds), default=0.0)
+    if busiest > OTHER_LOAD_WARNING:
+        lines.append(
+            f"WARNING: other processes took up to {busiest:.2f} cores during a round "
+            "(column `other load max`): the machine was shared, these numbers are disturbed"
+        )
     return "\n".join(lines)
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "MISSED"
 
 
 def ratio(value: float, base: float) -> str:
@@ -647,16 +1081,24 @@ class Run:
     """Everything one invocation measured."""
 
     stamp: str
-    options: list[str]
     rounds: list[Round] = field(default_factory=list)
     warmup_rules: dict[str, dict[str, int]] = field(default_factory=dict)
     profiles: dict[str, Any] = field(default_factory=dict)
+    gunicorn: dict[str, list[str]] = field(default_factory=dict)
+    redis: dict[str, Any] = field(default_factory=dict)
 
 
-def measure(wrk: str, targets: list[Target], args: argparse.Namespace, run: Run) -> None:
-    with running(targets, run.options, run.stamp, args.results_dir) as servers:
+def measure(
+    wrk: str,
+    targets: list[Target],
+    args: argparse.Namespace,
+    run: Run,
+    store: RedisServer | None,
+) -> None:
+    with running(targets, args, run.stamp) as servers:
         for target in targets:
             server = servers[target.name]
+            run.gunicorn[target.name] = server.argv[1:]
             print(f"{target.name}: {' '.join(server.argv[1:])}  ({server.url})")
             if args.warmup:
                 raw, _ = run_wrk(wrk, server, args, args.warmup, f"{run.stamp}-w", tally=True)
@@ -667,18 +1109,46 @@ def measure(wrk: str, targets: list[Target], args: argparse.Namespace, run: Run)
         for number in range(1, args.rounds + 1):
             for target in targets:
                 tag = f"{run.stamp}-{number}"
+                counting = store if target.redis else None
+                if counting is not None:
+                    counting.reset_stats()
+                redis_before = cpu_seconds([store.pid]) if store is not None else 0.0
+                busy_before, ours_before = machine_busy_seconds(), own_and_children_seconds()
                 raw, cpu = run_wrk(wrk, servers[target.name], args, args.duration, tag, False)
-                result = to_round(target.name, number, raw, cpu)
+                busy = difference(busy_before, machine_busy_seconds())
+                ours = own_and_children_seconds() - ours_before
+                redis_after = cpu_seconds([store.pid]) if store is not None else 0.0
+                redis_cpu = difference(redis_before, redis_after)
+                found = counting.counts(redis_cpu) if counting is not None else None
+                result = to_round(target.name, number, raw, cpu, found)
+                # Everything but the benchmark, wrk, the workers and redis-server.
+                if busy is not None and cpu is not None and redis_cpu is not None:
+                    others = busy - ours - cpu - redis_cpu
+                    result.other_cpu_cores = round(max(others, 0.0) / result.seconds, 2)
                 run.rounds.append(result)
+                trips = (
+                    f", {per_decision(found.round_trips, result.decisions)} round trips/decision"
+                    if found is not None
+                    else ""
+                )
+                other = (
+                    f", other load {result.other_cpu_cores:.2f} cores"
+                    if result.other_cpu_cores is not None
+                    else ""
+                )
                 print(
                     f"round {number} {target.name}: {result.requests_per_s:.0f} req/s, "
                     f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
+                    + trips
+                    + other
                     + (f", {result.problems} PROBLEMS" if result.problems else "")
                 )
         if args.profile:
             for target in targets:
                 if not target.baseline:
                     run.profiles[target.name] = profile(wrk, servers[target.name], args, run.stamp)
+        if store is not None:
+            run.redis = store.describe()
 
 
 def document(
@@ -689,11 +1159,11 @@ def document(
     machine: dict[str, Any],
 ) -> dict[str, Any]:
     """The JSON results: settings, every round, the summaries and the ratios."""
-    base = summaries[next(t.name for t in targets if t.baseline)]
     return {
         "machine": machine,
         "settings": {
-            "gunicorn": run.options,
+            "store": args.store,
+            "gunicorn": run.gunicorn,
             "wrk": {
                 "threads": args.wrk_threads,
                 "connections": args.connections,
@@ -705,17 +1175,20 @@ def document(
             "rounds": args.rounds,
         },
         "targets": [asdict(t) for t in targets],
+        "redis_server": run.redis or None,
         "warmup_rules": run.warmup_rules,
         "rounds": [asdict(r) for r in run.rounds],
         "summary": {name: asdict(s) for name, s in summaries.items()},
         "ratios": {
-            f"{t.name}/{base.target}": {
-                "requests_per_s": quotient(summaries[t.name].requests_per_s, base.requests_per_s),
-                "p50": quotient(summaries[t.name].p50_ms, base.p50_ms),
-                "p99": quotient(summaries[t.name].p99_ms, base.p99_ms),
+            f"{t.name}/{t.compare_to}": {
+                "requests_per_s": quotient(
+                    summaries[t.name].requests_per_s, summaries[b].requests_per_s
+                ),
+                "p50": quotient(summaries[t.name].p50_ms, summaries[b].p50_ms),
+                "p99": quotient(summaries[t.name].p99_ms, summaries[b].p99_ms),
             }
             for t in targets
-            if not t.baseline
+            if (b := t.compare_to) is not None
         },
         "profiles": run.profiles,
         "clean": not any(r.problems for r in run.rounds),
@@ -741,17 +1214,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if wrk is None:
         print(f"error: wrk is not on PATH; {WRK_HINT}", file=sys.stderr)
         return 2
-    targets = build_targets(args)
-    if sum(t.baseline for t in targets) != 1:
-        raise AssertionError("build_targets must name exactly one baseline")
-    for target in targets:
-        if target.single_process and args.workers > 1:
-            print(
-                f"error: {target.name} keeps its state in the worker (memory store); "
-                "it serves one worker only, so --workers must be 1",
-                file=sys.stderr,
-            )
-            return 2
     args.results_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
     machine: dict[str, Any] = {
@@ -760,15 +1222,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "loadavg_before": os.getloadavg(),
     }
-    run = Run(stamp=started.strftime("%Y%m%dT%H%M%SZ"), options=gunicorn_options(args))
+    run = Run(stamp=started.strftime("%Y%m%dT%H%M%SZ"))
+    redis_log = args.results_dir / f"decisions-{run.stamp}-redis-server.log"
     try:
-        measure(wrk, targets, args, run)
+        with redis_server(args.store in ("redis", "both"), redis_log) as store:
+            targets = build_targets(args, store.url if store else None)
+            check_targets(targets)
+            measure(wrk, targets, args, run, store)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     machine["loadavg_after"] = os.getloadavg()
     summaries = {
-        t.name: summarize(t.name, [r for r in run.rounds if r.target == t.name]) for t in targets
+        t.name: summarize(t, [r for r in run.rounds if r.target == t.name]) for t in targets
     }
     print()
     print(report(targets, summaries, run.rounds))
@@ -783,8 +1249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nresults: {path}")
     if not results["clean"]:
         print(
-            "WARNING: some requests failed (non-200, socket errors or duplicates); "
-            "these numbers do not measure decisions",
+            "WARNING: some requests failed (non-200, socket errors, duplicates or answers "
+            "without state); these numbers do not measure decisions",
             file=sys.stderr,
         )
         return 1

@@ -9,6 +9,8 @@
 --
 -- At the end one line "BENCH_RESULT {json}" is printed for the driver: wrk's
 -- own text output rounds latencies and hides which status codes came back.
+-- Answers marked duplicate, or degraded (decided without state because the
+-- store failed), are counted apart: they are not decisions to measure.
 
 -- The comments cycle through these in order. The three "%s" are, in order:
 -- event_id, occurred_at, author id; a fourth "%s" is the thread's post time.
@@ -85,6 +87,7 @@ function init(args)
   non200 = {}
   sample = nil
   duplicates = 0
+  degraded = 0
   rules = {}
   stamped_at = -1
 end
@@ -116,6 +119,8 @@ function response(status, headers, body)
   end
   if string.find(body, '"duplicate":true', 1, true) then
     duplicates = duplicates + 1
+  elseif string.find(body, '"degraded":true', 1, true) then
+    degraded = degraded + 1
   end
   if tally then
     local rule = string.match(body, '"rule":"([^"]*)"') or "?"
@@ -138,7 +143,7 @@ local function object(counts)
 end
 
 function done(summary, latency, requests)
-  local statuses, rule_counts, dup_total, first_sample = {}, {}, 0, nil
+  local statuses, rule_counts, dup_total, degraded_total, first_sample = {}, {}, 0, 0, nil
   for _, thread in ipairs(threads) do
     for status, count in pairs(thread:get("non200")) do
       statuses[status] = (statuses[status] or 0) + count
@@ -147,6 +152,7 @@ function done(summary, latency, requests)
       rule_counts[rule] = (rule_counts[rule] or 0) + count
     end
     dup_total = dup_total + thread:get("duplicates")
+    degraded_total = degraded_total + thread:get("degraded")
     first_sample = first_sample or thread:get("sample")
   end
   local e = summary.errors
@@ -172,6 +178,8 @@ function done(summary, latency, requests)
     object(statuses),
     ',"duplicates":',
     dup_total,
+    ',"degraded":',
+    degraded_total,
     ',"rules":',
     object(rule_counts),
     ',"error_sample":',

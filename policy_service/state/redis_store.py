@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import orjson
 import redis
 from redis.backoff import EqualJitterBackoff
 from redis.retry import Retry
@@ -36,6 +37,7 @@ from policy_service.state.memory import (
 
 if TYPE_CHECKING:
     from redis.client import Pipeline
+    from redis.connection import AbstractConnection
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,16 @@ BREAKER_PAUSE_SECONDS = 1.0
 MINUTE_RING = (60, MINUTE_MS)
 HOUR_RING = (24, HOUR_MS)
 
-OBSERVE_LUA = """
+# The numbers the observe script needs besides the event: written into its
+# source once, so that they are not sent and parsed with every event.
+_OBSERVE_CONSTANTS = f"""
+local STATE_TTL, RECENT_TTL = {STATE_TTL_SECONDS * 1000}, {RECENT_TTL_SECONDS * 1000}
+local PENDING_TTL, TRANSITIONS_KEPT = {PENDING_SECONDS * 1000}, {TRANSITIONS_KEPT}
+local AUTHOR_KEPT, THREAD_KEPT = {MAX_PER_AUTHOR}, {MAX_PER_THREAD}
+"""
+
+OBSERVE_LUA = (
+    """
 -- Observe one event of one account: deduplicate, count, move the crisis level, snapshot.
 -- The level machine and the derived fields mirror policy_service/state/levels.py.
 -- KEYS[1] meta           hash: wm, level, since, hold, cstart (times in ms)
@@ -67,11 +78,13 @@ OBSERVE_LUA = """
 -- ARGV[1] event time (ms)   ARGV[2] event id   ARGV[3] author id   ARGV[4] tone
 -- ARGV[5] "1" when the author is a multiplier  ARGV[6] "1" when the author is not a customer
 -- ARGV[7] crisis rules, JSON: {"watch": cond|null, "crisis": cond|null, "cool_down": seconds}
--- ARGV[8] state TTL (ms)    ARGV[9] recent-activity TTL (ms)   ARGV[10] pending TTL (ms)
--- ARGV[11] author times kept   ARGV[12] thread times kept   ARGV[13] transitions kept
--- Returns {"new"|"seen", decision ("" when new or pending), watermark, level, crisis start,
---   1 h: volume, negative, hostile, positive, multiplier, non_customer; 24 h volume,
---   multipliers_1h, author_negative_24h, thread_negative_1h, then from, to, at per transition}
+-- Returns one string (one bulk reply is the cheapest for the client to read):
+--   "new|seen level crisis_start volume negative hostile positive multiplier non_customer
+--   volume_24h multipliers_1h author_negative_24h thread_negative_1h", the 1 h counters
+--   first; for a seen event a newline and the decision it got ("" while pending) follow.
+"""
+    + _OBSERVE_CONSTANTS
+    + """
 local HOUR, DAY = 3600000, 86400000
 local meta, ring_m, ring_h, mult, tr, ev, an, tn =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
@@ -80,35 +93,44 @@ local at = tonumber(ARGV[1])
 -- integral numbers as text: tostring would write large ones in exponent form
 local function int(x) return string.format('%.0f', x) end
 
-local function parse_slot(raw)
-  local c = {}
-  for n in string.gmatch(raw, '[^,]+') do c[#c + 1] = tonumber(n) end
-  return c
-end
+local SLOT = '^(-?%d+),(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$'
 
-local function ring_add(key, size, width, wm, adds)
-  local bucket = math.floor(at / width)
-  if bucket <= math.floor(wm / width) - size then return end -- the window no longer covers it
-  local slot = bucket % size
-  local raw = redis.call('HGET', key, int(slot))
-  local c = raw and parse_slot(raw) or nil
-  if c == nil or c[1] ~= bucket then c = {bucket, 0, 0, 0, 0, 0, 0} end
-  local out = {int(bucket)}
-  for i = 1, 6 do out[i + 1] = int(c[i + 1] + adds[i]) end
-  redis.call('HSET', key, int(slot), table.concat(out, ','))
-end
-
-local function ring_totals(key, size, width, wm)
+-- The counters of the window of `wm` in one ring, read with one HGETALL. With
+-- `adds`, the event is counted first in its bucket (unless the window no longer
+-- covers it), and the one slot that changed is written back.
+local function ring(key, size, width, wm, adds)
   local newest = math.floor(wm / width)
-  local t = {0, 0, 0, 0, 0, 0}
+  local oldest = newest - size
+  local t1, t2, t3, t4, t5, t6 = 0, 0, 0, 0, 0, 0
+  local bucket, slot
+  if adds then
+    bucket = math.floor(at / width)
+    if bucket > oldest then slot = int(bucket % size) end
+  end
   local all = redis.call('HGETALL', key)
-  for i = 2, #all, 2 do
-    local c = parse_slot(all[i])
-    if newest - size < c[1] and c[1] <= newest then
-      for j = 1, 6 do t[j] = t[j] + c[j + 1] end
+  local found = false
+  for i = 1, #all, 2 do
+    local b, v, n, h, p, m, x = string.match(all[i + 1], SLOT)
+    b = tonumber(b)
+    if all[i] == slot then
+      found = true
+      if b ~= bucket then b, v, n, h, p, m, x = bucket, 0, 0, 0, 0, 0, 0 end
+      v, n, h, p, m, x = v + adds[1], n + adds[2], h + adds[3], p + adds[4], m + adds[5],
+                         x + adds[6]
+      redis.call('HSET', key, slot, table.concat({int(b), int(v), int(n), int(h), int(p),
+                                                  int(m), int(x)}, ','))
+    end
+    if oldest < b and b <= newest then
+      t1, t2, t3, t4, t5, t6 = t1 + v, t2 + n, t3 + h, t4 + p, t5 + m, t6 + x
     end
   end
-  return t
+  if slot and not found then
+    redis.call('HSET', key, slot, table.concat({int(bucket), adds[1], adds[2], adds[3], adds[4],
+                                                adds[5], adds[6]}, ','))
+    t1, t2, t3, t4, t5, t6 = t1 + adds[1], t2 + adds[2], t3 + adds[3], t4 + adds[4],
+                             t5 + adds[5], t6 + adds[6]
+  end
+  return {t1, t2, t3, t4, t5, t6}
 end
 
 local function rounded(x) return math.floor(x * 1000 + 0.5) / 1000 end
@@ -146,28 +168,30 @@ local m = redis.call('HMGET', meta, 'wm', 'level', 'since', 'hold', 'cstart')
 local st = {wm = tonumber(m[1]) or 0, level = m[2] or 'calm', since = tonumber(m[3]) or 0,
             hold = tonumber(m[4]) or 0, cstart = tonumber(m[5]) or 0}
 
-local function snapshot(wm)
-  local t1 = ring_totals(ring_m, 60, 60000, wm)
-  local t24 = ring_totals(ring_h, 24, HOUR, wm)
-  local out = {t1[1], t1[2], t1[3], t1[4], t1[5], t1[6], t24[1],
-               redis.call('ZCOUNT', mult, '(' .. int(wm - HOUR), '+inf'),
-               redis.call('ZCOUNT', an, '(' .. int(wm - DAY), '+inf'), 0}
-  if tn then out[10] = redis.call('ZCOUNT', tn, '(' .. int(wm - HOUR), '+inf') end
-  return out
+-- the snapshot at the watermark: both rings, then the sorted sets
+local function snapshot(wm, adds)
+  local t1 = ring(ring_m, 60, 60000, wm, adds)
+  local t24 = ring(ring_h, 24, HOUR, wm, adds)
+  return {t1[1], t1[2], t1[3], t1[4], t1[5], t1[6], t24[1]}
 end
 
-local function reply(status, decision, counts, moves)
-  local r = {status, decision, st.wm, st.level, st.cstart}
-  for _, n in ipairs(counts) do r[#r + 1] = n end
-  for _, mv in ipairs(moves) do
-    r[#r + 1] = mv[1]; r[#r + 1] = mv[2]; r[#r + 1] = mv[3]
-  end
-  return r
+local function recent(counts, wm)
+  counts[8] = redis.call('ZCOUNT', mult, '(' .. int(wm - HOUR), '+inf')
+  counts[9] = redis.call('ZCOUNT', an, '(' .. int(wm - DAY), '+inf')
+  counts[10] = 0
+  if tn then counts[10] = redis.call('ZCOUNT', tn, '(' .. int(wm - HOUR), '+inf') end
+  return counts
+end
+
+local function reply(status, counts)
+  local r = {status, st.level, int(st.cstart)}
+  for i = 1, 10 do r[i + 3] = int(counts[i]) end
+  return table.concat(r, ' ')
 end
 
 local seen = redis.call('GET', ev)
-if seen then return reply('seen', seen, snapshot(st.wm), {}) end
-redis.call('SET', ev, '', 'PX', ARGV[10])
+if seen then return reply('seen', recent(snapshot(st.wm), st.wm)) .. '\\n' .. seen end
+redis.call('SET', ev, '', 'PX', PENDING_TTL)
 
 -- count the event
 st.wm = math.max(st.wm, at)
@@ -176,23 +200,22 @@ local negative = tone == 'negative' or tone == 'hostile'
 local function flag(b) if b then return 1 end return 0 end
 local adds = {1, flag(negative), flag(tone == 'hostile'), flag(tone == 'positive'),
               flag(ARGV[5] == '1'), flag(ARGV[6] == '1')}
-ring_add(ring_m, 60, 60000, st.wm, adds)
-ring_add(ring_h, 24, HOUR, st.wm, adds)
+local counts = snapshot(st.wm, adds)
 if negative then
   if ARGV[5] == '1' then redis.call('ZADD', mult, 'GT', int(at), ARGV[3]) end
   redis.call('ZADD', an, int(at), ARGV[2])
-  redis.call('ZREMRANGEBYRANK', an, 0, -(tonumber(ARGV[11]) + 1))
-  redis.call('PEXPIRE', an, ARGV[9])
+  redis.call('ZREMRANGEBYRANK', an, 0, -(AUTHOR_KEPT + 1))
+  redis.call('PEXPIRE', an, RECENT_TTL)
   if tn then
     redis.call('ZADD', tn, int(at), ARGV[2])
-    redis.call('ZREMRANGEBYRANK', tn, 0, -(tonumber(ARGV[12]) + 1))
-    redis.call('PEXPIRE', tn, ARGV[9])
+    redis.call('ZREMRANGEBYRANK', tn, 0, -(THREAD_KEPT + 1))
+    redis.call('PEXPIRE', tn, RECENT_TTL)
   end
 end
 redis.call('ZREMRANGEBYSCORE', mult, '-inf', int(st.wm - DAY))
+recent(counts, st.wm)
 
 -- the fields the conditions read, as levels.derive computes them
-local counts = snapshot(st.wm)
 local volume = counts[1]
 local f = {volume_1h = volume, negative_1h = counts[2], hostile_1h = counts[3],
            positive_1h = counts[4], negative_share_1h = 0, non_customer_share_1h = 0,
@@ -234,14 +257,15 @@ else
 end
 
 for _, mv in ipairs(moves) do redis.call('LPUSH', tr, mv[1] .. ' ' .. mv[2] .. ' ' .. int(mv[3])) end
-if #moves > 0 then redis.call('LTRIM', tr, 0, tonumber(ARGV[13]) - 1) end
+if #moves > 0 then redis.call('LTRIM', tr, 0, TRANSITIONS_KEPT - 1) end
 redis.call('HSET', meta, 'wm', int(st.wm), 'level', st.level, 'since', int(st.since),
            'hold', int(st.hold), 'cstart', int(st.cstart))
 -- every key keeps a TTL, refreshed while the account is active
-for _, key in ipairs({meta, ring_m, ring_h, tr}) do redis.call('PEXPIRE', key, ARGV[8]) end
-redis.call('PEXPIRE', mult, ARGV[9])
-return reply('new', '', counts, moves)
+for _, key in ipairs({meta, ring_m, ring_h, tr}) do redis.call('PEXPIRE', key, STATE_TTL) end
+redis.call('PEXPIRE', mult, RECENT_TTL)
+return reply('new', counts)
 """
+)
 
 
 class Keys:
@@ -280,6 +304,15 @@ class Keys:
 
     def transitions(self, account: str) -> str:
         return f"{self._account(account)}:tr"
+
+
+def _packed(args: tuple[str | bytes | int, ...]) -> bytes:
+    """A command in the Redis protocol: the bytes redis-py's packer writes, at half its cost."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(parts)
 
 
 def _checked(kind: str, value: str) -> str:
@@ -335,11 +368,27 @@ class CircuitBreaker:
             log.warning("redis available again")
 
 
+class _Pinned(threading.local):
+    """The connection a thread keeps for the decision path, and the process it belongs to."""
+
+    connection: AbstractConnection | None = None
+    pid = 0
+
+
 class RedisStore:
     """Per-account state in Redis: one Lua script per event, one SET per decision.
 
     The client must decode responses (`decode_responses=True`); build one per
     process with `RedisStore.from_url`.
+
+    The two commands of every decision (the observe script, the record) go
+    over a connection each thread takes from the client's pool once and keeps:
+    redis-py's per-command path (borrowing from the pool and checking the
+    connection with extra system calls, its retry and metrics wrappers) costs
+    as much client CPU as the command itself. The connection's own error
+    handling is kept: it disconnects on any error, so a reply that comes too
+    late is never read as the answer to the next command, and the next command
+    connects again; connection errors are retried as the client's commands are.
     """
 
     def __init__(
@@ -351,7 +400,8 @@ class RedisStore:
         self._client = client
         self._keys = Keys(prefix)
         self._breaker = breaker or CircuitBreaker()
-        self._observe = client.register_script(OBSERVE_LUA)
+        self._script = client.register_script(OBSERVE_LUA)
+        self._pinned = _Pinned()
 
     @classmethod
     def from_url(cls, url: str, prefix: str = DEFAULT_PREFIX) -> RedisStore:
@@ -375,8 +425,45 @@ class RedisStore:
         return cls(client, prefix)
 
     def close(self) -> None:
-        """Close the client's connections."""
+        """Close the client's connections (the pinned ones too: the next call connects again)."""
         self._client.close()
+
+    def _connection(self) -> AbstractConnection:
+        pinned = self._pinned
+        connection = pinned.connection
+        if connection is None or pinned.pid != os.getpid():
+            # New thread, or a forked child: the parent's socket is not ours to use.
+            connection = self._client.connection_pool.get_connection()
+            pinned.connection, pinned.pid = connection, os.getpid()
+        return connection
+
+    def _command(self, *args: str | bytes | int) -> Any:
+        """One command and its reply on this thread's connection; connection errors are retried."""
+        connection = self._connection()
+        packed = _packed(args)
+
+        def send() -> Any:
+            connection.send_packed_command((packed,))  # type: ignore[no-untyped-call]
+            return connection.read_response()
+
+        def failed(_error: Exception) -> None:
+            connection.disconnect()  # type: ignore[no-untyped-call]
+
+        try:
+            return connection.retry.call_with_retry(send, failed)
+        finally:
+            # The server announced maintenance (a push message redis-py has
+            # read): connect again for the next command, as redis-py would.
+            if connection.should_reconnect():  # type: ignore[no-untyped-call]
+                connection.disconnect()  # type: ignore[no-untyped-call]
+
+    def _evalsha(self, keys: list[str], args: list[str | int]) -> Any:
+        try:
+            return self._command("EVALSHA", self._script.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            # A restarted or another server: load the script, then run it.
+            self._script.sha = self._command("SCRIPT", "LOAD", OBSERVE_LUA)
+            return self._command("EVALSHA", self._script.sha, len(keys), *keys, *args)
 
     def _run(self, what: str, call: Callable[[], T]) -> T:
         self._breaker.check()
@@ -414,20 +501,14 @@ class RedisStore:
             "1" if obs.is_multiplier else "0",
             "1" if obs.is_customer is False else "0",
             obs.crisis.as_json,
-            STATE_TTL_SECONDS * 1000,
-            RECENT_TTL_SECONDS * 1000,
-            PENDING_SECONDS * 1000,
-            MAX_PER_AUTHOR,
-            MAX_PER_THREAD,
-            TRANSITIONS_KEPT,
         ]
-        reply: list[Any] = self._run("observe", lambda: self._observe(keys=keys, args=args))
+        reply: str = self._run("observe", lambda: self._evalsha(keys, args))
         return _observed(reply)
 
     def record(self, account: str, event_id: str, decision: Mapping[str, Any]) -> None:
         key = self._keys.event(account, event_id)
-        value = json.dumps(decision, separators=(",", ":"))
-        self._run("record", lambda: self._client.set(key, value, ex=DEDUP_SECONDS))
+        value = orjson.dumps(decision)
+        self._run("record", lambda: self._command("SET", key, value, "EX", DEDUP_SECONDS))
 
     def wait_for_decision(
         self, account: str, event_id: str, timeout_seconds: float
@@ -436,9 +517,9 @@ class RedisStore:
         deadline = time.monotonic() + timeout_seconds
         pause = 0.01
         while True:
-            value = self._run("wait", lambda: self._client.get(key))
+            value = self._run("wait", lambda: self._command("GET", key))
             if value:
-                found: dict[str, Any] = json.loads(value)
+                found: dict[str, Any] = orjson.loads(value)
                 return found
             left = deadline - time.monotonic()
             if left <= 0:
@@ -507,11 +588,22 @@ def _transition(raw: str) -> dict[str, str]:
     return {"from": before, "to": after, "at": iso(int(at_ms))}
 
 
-def _observed(reply: list[Any]) -> Observed:
+def _observed(reply: str) -> Observed:
     """The script's reply as an Observed, with the derived fields computed by levels.derive."""
-    status, decision, _watermark, level, crisis_start = reply[:5]
-    volume, negative, hostile, positive, multiplier, non_customer = reply[5:11]
-    volume_24h, multipliers_1h, author_negative, thread_negative = reply[11:15]
+    head, _, decision = reply.partition("\n")
+    status, level, crisis_start, *numbers = head.split(" ")
+    (
+        volume,
+        negative,
+        hostile,
+        positive,
+        multiplier,
+        non_customer,
+        volume_24h,
+        multipliers_1h,
+        author_negative,
+        thread_negative,
+    ) = map(int, numbers)
     counts_1h = {
         "volume": volume,
         "negative": negative,
@@ -528,7 +620,7 @@ def _observed(reply: list[Any]) -> Observed:
     if status == "seen":
         if decision == "":
             return Observed(fields, pending=True)
-        previous: dict[str, Any] = json.loads(decision)
+        previous: dict[str, Any] = orjson.loads(decision)
         return Observed(fields, previous=previous)
     since = from_ms(int(crisis_start)) if level in ("crisis", "recovery") else None
     return Observed(fields, crisis_since=since)

@@ -58,24 +58,31 @@ class RulesRefused(PolicyError):
         super().__init__("\n".join(errors))
 
 
-def load_tested(directory: Path, now: datetime) -> LoadedPolicy:
-    """Load a rules directory and run its inline tests; raise RulesRefused on any failure."""
+def load_checked(directory: Path, now: datetime) -> LoadedPolicy:
+    """Load and compile a rules directory; RulesRefused (with every problem) when invalid."""
     try:
-        candidate = load(directory, now)
+        return load(directory, now)
     except RuleFileError as exc:
         raise RulesRefused(None, [str(p) for p in exc.problems]) from None
     except (PolicyError, OSError) as exc:
         raise RulesRefused(None, [str(exc)]) from None
-    report = run_tests(candidate)
-    if report.failed:
+
+
+def failed_tests(policy: LoadedPolicy) -> list[str]:
+    """The inline tests of `policy` that fail, one message each."""
+    return [
+        f"{o.location}: test {o.test.name!r} failed: {'; '.join(o.failures)}"
+        for o in run_tests(policy).failed
+    ]
+
+
+def load_tested(directory: Path, now: datetime) -> LoadedPolicy:
+    """Load a rules directory and run its inline tests; raise RulesRefused on any failure."""
+    candidate = load_checked(directory, now)
+    failures = failed_tests(candidate)
+    if failures:
         candidate.close()
-        raise RulesRefused(
-            candidate.revision,
-            [
-                f"{o.location}: test {o.test.name!r} failed: {'; '.join(o.failures)}"
-                for o in report.failed
-            ],
-        )
+        raise RulesRefused(candidate.revision, failures)
     return candidate
 
 

@@ -19,6 +19,37 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
+_BAD_INPUT = {
+    "400": _problem("malformed JSON"),
+    "413": _problem("body too large"),
+    "415": _problem("content type is not application/json"),
+    "422": _problem("invalid fields"),
+}
+
+
+def _post(spec: APISpec, path: str, summary: str, body: str, answer: str, schema: str) -> None:
+    """A POST operation taking JSON `body` and answering `schema`, with the bad-input problems."""
+    spec.path(
+        path=path,
+        operations={
+            "post": {
+                "summary": summary,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": body}},
+                },
+                "responses": {
+                    "200": {
+                        "description": answer,
+                        "content": {"application/json": {"schema": schema}},
+                    },
+                    **_BAD_INPUT,
+                },
+            }
+        },
+    )
+
+
 def build_spec() -> dict[str, Any]:
     spec = APISpec(
         title="policy-service",
@@ -33,49 +64,14 @@ def build_spec() -> dict[str, Any]:
     spec.components.schema("BatchRequest", schema=schemas.BatchRequestSchema)
     spec.components.schema("BatchResponse", schema=schemas.BatchResponseSchema)
     spec.components.schema("BatchItemError", schema=schemas.BatchItemErrorSchema)
-    bad_input = {
-        "400": _problem("malformed JSON"),
-        "413": _problem("body too large"),
-        "415": _problem("content type is not application/json"),
-        "422": _problem("invalid fields"),
-    }
-    spec.path(
-        path="/v1/decisions",
-        operations={
-            "post": {
-                "summary": "Decide on one comment event",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": "Event"}},
-                },
-                "responses": {
-                    "200": {
-                        "description": "the decision",
-                        "content": {"application/json": {"schema": "Decision"}},
-                    },
-                    **bad_input,
-                },
-            }
-        },
-    )
-    spec.path(
-        path="/v1/decisions/batch",
-        operations={
-            "post": {
-                "summary": f"Decide on up to {schemas.MAX_BATCH_EVENTS} events, in order",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": "BatchRequest"}},
-                },
-                "responses": {
-                    "200": {
-                        "description": "one result per event: a Decision or a BatchItemError",
-                        "content": {"application/json": {"schema": "BatchResponse"}},
-                    },
-                    **bad_input,
-                },
-            }
-        },
+    _post(spec, "/v1/decisions", "Decide on one comment event", "Event", "the decision", "Decision")
+    _post(
+        spec,
+        "/v1/decisions/batch",
+        f"Decide on up to {schemas.MAX_BATCH_EVENTS} events, in order",
+        "BatchRequest",
+        "one result per event: a Decision or a BatchItemError",
+        "BatchResponse",
     )
     spec.path(
         path="/v1/accounts/{account}/state",
@@ -101,6 +97,18 @@ def build_spec() -> dict[str, Any]:
         path="/v1/rulesets",
         operations={
             "get": {"summary": "Loaded rule sets", "responses": {"200": {"description": "ok"}}}
+        },
+    )
+    spec.path(
+        path="/v1/admin/reload",
+        operations={
+            "post": {
+                "summary": "Reload the rules now: validate, compile, test, then swap",
+                "responses": {
+                    "200": {"description": "the active revision and the reload outcome"},
+                    "422": _problem("the new revision was refused; the last good one serves"),
+                },
+            }
         },
     )
     for probe in ("/healthz", "/readyz"):

@@ -13,15 +13,14 @@ import orjson
 
 from policy_service.analysis import Analyzer, Signal
 from policy_service.clock import FixedClock
-from policy_service.errors import EventError, PolicyError, RuleFileError
+from policy_service.errors import EventError
 from policy_service.evaluator import Evaluator
 from policy_service.events import Event
-from policy_service.loaded_policy import FixedPolicy, LoadedPolicy, load
-from policy_service.reloader import RulesRefused, load_tested
+from policy_service.loaded_policy import FixedPolicy, LoadedPolicy
+from policy_service.reloader import failed_tests, load_checked, load_tested
 from policy_service.replay.compare import Comparison, ExpectCheck, Outcome
 from policy_service.replay.ordering import Invalid, Item, Ordered, ReadProgress, Scanned
 from policy_service.replay.summary import Summary
-from policy_service.ruletests import run_tests
 from policy_service.state import StateStore
 
 INVALID_KEPT = 1000
@@ -64,16 +63,8 @@ def load_rules(
     # The load time never reaches a decision (decisions carry the revision only).
     if not allow_failing_tests:
         return load_tested(directory, _EPOCH), []
-    try:
-        policy = load(directory, _EPOCH)
-    except RuleFileError as exc:
-        raise RulesRefused(None, [str(p) for p in exc.problems]) from None
-    except (PolicyError, OSError) as exc:
-        raise RulesRefused(None, [str(exc)]) from None
-    report = run_tests(policy)
-    return policy, [
-        f"{o.location}: test {o.test.name!r} failed: {'; '.join(o.failures)}" for o in report.failed
-    ]
+    policy = load_checked(directory, _EPOCH)
+    return policy, failed_tests(policy)
 
 
 class PreparedSignals:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -198,7 +199,15 @@ class Evaluator:
         state = dict(observed.fields)
         if given_state:
             state.update(given_state)
-        found = match(loaded, event, signals, state, now, observed.crisis_since)
+        try:
+            found = match(loaded, event, signals, state, now, observed.crisis_since)
+        except BaseException:
+            if not duplicate and not observed.degraded:
+                # The event is counted but gets no decision: its next copy must be
+                # decided without being counted again, not wait for this one.
+                with contextlib.suppress(StoreUnavailable):
+                    self._store.abandon(event.account, event.event_id)
+            raise
         winner = found.winner
         decision = Decision(
             decision_id=decision_id(event.account, event.event_id),

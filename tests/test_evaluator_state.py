@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from policy_service.clock import FixedClock
+from policy_service.engine import EngineError
 from tests.conftest import NOW, make_event
 
 
@@ -122,3 +124,27 @@ def test_an_unknown_account_has_a_calm_empty_state(client: FlaskClient) -> None:
     assert state["crisis_level"] == "calm"
     assert state["windows"]["1h"]["volume"] == 0
     assert state["transitions"] == []
+
+
+def test_a_decision_that_fails_once_is_decided_on_the_next_copy_and_counted_once(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = client.application.extensions["policy_service"]
+    loaded = services.policies.current().rulesets["default"]
+    real = loaded.compiled.matching_rules
+    calls = {"n": 0}
+
+    def fail_once(fact: dict[str, Any]) -> set[str]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise EngineError("the engine failed on a fact: simulated")
+        return real(fact)
+
+    monkeypatch.setattr(loaded.compiled, "matching_rules", fail_once)
+    failed = client.post("/v1/decisions", json=make_event(event_id="flaky"))
+    assert failed.status_code == 500
+    again = client.post("/v1/decisions", json=make_event(event_id="flaky")).get_json()
+    assert again["duplicate"] is False and again["rule"] == "constructive-criticism"
+    assert client.get("/v1/accounts/acme/state").get_json()["windows"]["1h"]["volume"] == 1
+    third = client.post("/v1/decisions", json=make_event(event_id="flaky")).get_json()
+    assert third["duplicate"] is True

@@ -699,3 +699,25 @@ def test_invalid_ids_are_refused_by_every_method(redis_store: RedisStore) -> Non
         redis_store.wait_for_decision("acme", "e 1", 0.0)
     with pytest.raises(ValueError):
         redis_store.account_state("{acme}")
+
+
+def test_an_abandoned_event_is_decided_again_but_not_counted_again(store: StateStore) -> None:
+    obs = observation(minutes(1), "negative", event_id="fails-once")
+    first = store.observe(obs)
+    assert first.fields["volume_1h"] == 1
+    store.abandon(obs.account, obs.event_id)  # deciding it failed
+    retry = store.observe(obs)
+    assert retry.retry and retry.previous is None and not retry.pending
+    assert retry.fields["volume_1h"] == 1
+    store.record(obs.account, obs.event_id, {"event_id": obs.event_id, "action": "escalate"})
+    again = store.observe(obs)
+    assert again.previous == {"event_id": obs.event_id, "action": "escalate"}
+    assert again.fields["volume_1h"] == 1
+
+
+def test_abandon_never_replaces_a_recorded_decision(store: StateStore) -> None:
+    obs = observation(minutes(1), event_id="decided")
+    store.observe(obs)
+    store.record(obs.account, obs.event_id, {"event_id": obs.event_id, "action": "ignore"})
+    store.abandon(obs.account, obs.event_id)
+    assert store.observe(obs).previous == {"event_id": obs.event_id, "action": "ignore"}

@@ -17,6 +17,9 @@ from typing import Any, Protocol
 from policy_service.state.levels import PortableCondition, compile_test
 
 DEDUP_SECONDS = 7 * 86400  # a duplicate within a week gets the first answer
+# What a store keeps for an event that was counted but whose decision failed:
+# not JSON (decisions are objects), not empty (pending).
+ABANDONED = "!"
 PENDING_SECONDS = 30  # a decision in progress blocks duplicates this long at most
 TRANSITIONS_KEPT = 50
 
@@ -68,13 +71,15 @@ class Observed:
     """The store's answer to an observation.
 
     `previous` is the decision recorded for a duplicate event id; `pending`
-    says another request is deciding the same event id right now. In both
-    cases nothing was counted. `fields` are the `state.*` values for rules.
+    says another request is deciding the same event id right now; `retry`
+    says the event was counted before but deciding it failed (see `abandon`).
+    In these cases nothing was counted. `fields` are the `state.*` values.
     """
 
     fields: Mapping[str, Any]
     previous: Mapping[str, Any] | None = None
     pending: bool = False
+    retry: bool = False
     crisis_since: datetime | None = None  # when the current crisis episode began
     degraded: bool = False
     problems: tuple[str, ...] = field(default_factory=tuple)
@@ -89,6 +94,10 @@ class StateStore(Protocol):
 
     def record(self, account: str, event_id: str, decision: Mapping[str, Any]) -> None:
         """Keep the decision so a duplicate of the event gets the same answer."""
+        ...
+
+    def abandon(self, account: str, event_id: str) -> None:
+        """Deciding a counted event failed: the next copy of it is decided, not counted."""
         ...
 
     def wait_for_decision(

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from policy_service.state import (
+    ABANDONED,
     DEDUP_SECONDS,
     TRANSITIONS_KEPT,
     Observation,
@@ -135,6 +136,8 @@ class MemoryStore:
                 fields = self._snapshot(account, observation)
                 if seen[1] is None:
                     return Observed(fields, pending=True)
+                if seen[1] == ABANDONED:
+                    return Observed(fields, retry=True, crisis_since=self._crisis_since(account))
                 return Observed(fields, previous=orjson.loads(seen[1]))
             account.events[observation.event_id] = (at_ms, None)
             self._count(account, observation, at_ms)
@@ -221,13 +224,20 @@ class MemoryStore:
             state.events[event_id] = (at_ms, text)
             self._lock.notify_all()
 
+    def abandon(self, account: str, event_id: str) -> None:
+        with self._lock:
+            state = self._accounts.get(account)
+            seen = state.events.get(event_id) if state else None
+            if state is not None and seen is not None and seen[1] is None:
+                state.events[event_id] = (seen[0], ABANDONED)
+
     def wait_for_decision(
         self, account: str, event_id: str, timeout_seconds: float
     ) -> Mapping[str, Any] | None:
         def recorded() -> str | None:
             state = self._accounts.get(account)
             seen = state.events.get(event_id) if state else None
-            return None if seen is None else seen[1]
+            return None if seen is None or seen[1] == ABANDONED else seen[1]
 
         with self._lock:
             self._lock.wait_for(lambda: recorded() is not None, timeout_seconds)

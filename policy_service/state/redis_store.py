@@ -17,6 +17,7 @@ from redis.retry import Retry
 from policy_service.errors import StoreUnavailable
 from policy_service.events import is_valid_id
 from policy_service.state import (
+    ABANDONED,
     DEDUP_SECONDS,
     PENDING_SECONDS,
     TRANSITIONS_KEPT,
@@ -401,6 +402,7 @@ class RedisStore:
         self._keys = Keys(prefix)
         self._breaker = breaker or CircuitBreaker()
         self._script = client.register_script(OBSERVE_LUA)
+        self._abandon = client.register_script(ABANDON_LUA)
         self._pinned = _Pinned()
 
     @classmethod
@@ -510,6 +512,10 @@ class RedisStore:
         value = orjson.dumps(decision)
         self._run("record", lambda: self._command("SET", key, value, "EX", DEDUP_SECONDS))
 
+    def abandon(self, account: str, event_id: str) -> None:
+        key = self._keys.event(account, event_id)
+        self._run("abandon", lambda: self._abandon(keys=[key], args=[ABANDONED, DEDUP_SECONDS]))
+
     def wait_for_decision(
         self, account: str, event_id: str, timeout_seconds: float
     ) -> Mapping[str, Any] | None:
@@ -518,7 +524,7 @@ class RedisStore:
         pause = 0.01
         while True:
             value = self._run("wait", lambda: self._command("GET", key))
-            if value:
+            if value and value != ABANDONED:
                 found: dict[str, Any] = orjson.loads(value)
                 return found
             left = deadline - time.monotonic()
@@ -588,6 +594,17 @@ def _transition(raw: str) -> dict[str, str]:
     return {"from": before, "to": after, "at": iso(int(at_ms))}
 
 
+# Mark a pending event as counted but undecided, for as long as a decision would
+# be kept (a later copy must not be counted again); a recorded decision stays.
+# KEYS[1] ev:<event_id>; ARGV[1] the mark; ARGV[2] its TTL in seconds
+ABANDON_LUA = """
+if redis.call('GET', KEYS[1]) == '' then
+  return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+return 0
+"""
+
+
 def _observed(reply: str) -> Observed:
     """The script's reply as an Observed, with the derived fields computed by levels.derive."""
     head, _, decision = reply.partition("\n")
@@ -617,10 +634,12 @@ def _observed(reply: str) -> Observed:
     fields["author_negative_24h"] = author_negative
     fields["thread_negative_1h"] = thread_negative
     fields["crisis_level"] = level
+    since = from_ms(int(crisis_start)) if level in ("crisis", "recovery") else None
     if status == "seen":
+        if decision == ABANDONED:
+            return Observed(fields, retry=True, crisis_since=since)
         if decision == "":
             return Observed(fields, pending=True)
         previous: dict[str, Any] = orjson.loads(decision)
         return Observed(fields, previous=previous)
-    since = from_ms(int(crisis_start)) if level in ("crisis", "recovery") else None
     return Observed(fields, crisis_since=since)

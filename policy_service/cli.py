@@ -58,14 +58,14 @@ def serve(workers: int | None) -> None:
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     argv = [
         gunicorn,
+        "--config",
+        "python:policy_service.gunicorn_conf",
         "--bind",
         f"{settings.host}:{settings.port}",
         "--workers",
         str(count),
         "--log-level",
         settings.log_level,
-        "--access-logfile",
-        "-",
         "policy_service.app:create_app()",
     ]
     click.echo(

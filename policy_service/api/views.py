@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import marshmallow as ma
@@ -20,6 +22,7 @@ from policy_service.services import Services
 MAX_EVENT_BYTES = 64 * 1024
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 
+log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
 _BATCH_SCHEMA = BatchRequestSchema()
 
@@ -70,9 +73,30 @@ def _json_response(body: Any) -> Response:
     return Response(orjson.dumps(body), mimetype="application/json")
 
 
+def _log_decision(decision: dict[str, Any], started: float) -> None:
+    # Ids, outcome and timing only: never the comment text (people's words)
+    # nor anything from the request headers.
+    log.info(
+        "decision",
+        extra={
+            "event_id": decision["event_id"],
+            "account": decision["account"],
+            "action": decision["action"],
+            "rule": decision["rule"],
+            "revision": decision["ruleset"]["revision"],
+            "duplicate": decision["duplicate"],
+            "degraded": decision["degraded"],
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+        },
+    )
+
+
 @bp.post("/v1/decisions")
 def decide_one() -> Response:
-    return _json_response(_decide(_json_body(MAX_EVENT_BYTES)))
+    started = time.perf_counter()
+    decision = _decide(_json_body(MAX_EVENT_BYTES))
+    _log_decision(decision, started)
+    return _json_response(decision)
 
 
 @bp.post("/v1/decisions/batch")
@@ -86,10 +110,14 @@ def decide_batch() -> Response:
         raise validation_problem(exc, "batch") from None
     results: list[dict[str, Any]] = []
     for item in events:
+        started = time.perf_counter()
         try:
-            results.append(_decide(item))
+            decision = _decide(item)
         except ApiProblem as problem:
             results.append({"error": problem.to_json()})
+            continue
+        _log_decision(decision, started)
+        results.append(decision)
     return _json_response({"results": results})
 
 

@@ -1,0 +1,50 @@
+"""gunicorn settings of `policy-service serve` (bind and workers come from the command line).
+
+Why these values:
+- sync workers: the rule engine's C core holds the GIL and is serialized per
+  process, so threads add no throughput; processes do. With the memory store
+  there is exactly one worker (the state lives in it); with Redis, one per
+  core measured best on 2 cores (bench/README.md).
+- no preload: every worker builds its own engine rule sets and watcher thread
+  after the fork (threads and the engine's handles do not survive a fork).
+- timeout 30 s: far above the state store's budget (0.25 s socket timeouts, at
+  most 2 retries, then a degraded answer), so a worker is only killed when it
+  is truly stuck; graceful_timeout lets in-flight requests finish on HUP and
+  TERM.
+- request line and header limits: callers are services, not browsers; 8 KiB
+  of headers is plenty and bounds what a hostile client can make us parse.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from policy_service.logs import JsonFormatter
+
+worker_class = "sync"
+preload_app = False
+timeout = 30
+graceful_timeout = 30
+keepalive = 2
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190
+# Decisions are logged by the service itself (one JSON line each); the access
+# log would repeat them without the decision.
+accesslog = None
+
+
+def post_worker_init(worker: Any) -> None:
+    """JSON lines on stderr for the service's own loggers, in each worker.
+
+    (gunicorn's `logconfig_dict` would also turn its access log on, which
+    repeats every decision without saying what was decided.)
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    service = logging.getLogger("policy_service")
+    service.addHandler(handler)
+    service.setLevel(worker.cfg.loglevel.upper())
+    service.propagate = False

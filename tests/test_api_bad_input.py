@@ -171,3 +171,10 @@ def test_batch_shape_errors(client: FlaskClient, body: Any) -> None:
 def test_invalid_account_in_state_path(client: FlaskClient) -> None:
     body = _problem(client.get("/v1/accounts/acme%7B1%7D/state"), 422)
     assert "account" in body["errors"]
+
+
+def test_batch_items_that_are_null_get_their_own_errors(client: FlaskClient) -> None:
+    events = [None, make_event(event_id="fine")]
+    results = client.post("/v1/decisions/batch", json={"events": events}).get_json()["results"]
+    assert results[0]["error"]["status"] == 422
+    assert results[1]["event_id"] == "fine"

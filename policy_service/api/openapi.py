@@ -9,7 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from policy_service import __version__
 from policy_service.api import schemas
-from policy_service.events import EventSchema
+from policy_service.events import ID_REGEX, EventSchema
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def build_spec() -> dict[str, Any]:
                         "name": "account",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string"},
+                        "schema": {"type": "string", "pattern": ID_REGEX, "maxLength": 64},
                     }
                 ],
                 "responses": {

@@ -68,7 +68,8 @@ class BatchRequestSchema(ma.Schema):
     # Items are validated one by one (EventSchema) so one bad event gets its
     # own error without sinking the others.
     events = ma.fields.List(
-        ma.fields.Raw(),
+        # Any JSON value: a null or malformed item gets its own error entry.
+        ma.fields.Raw(allow_none=True),
         required=True,
         validate=ma.validate.Length(min=1, max=MAX_BATCH_EVENTS),
     )

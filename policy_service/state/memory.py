@@ -134,10 +134,11 @@ class MemoryStore:
             seen = account.events.get(observation.event_id)
             if seen is not None:
                 fields = self._snapshot(account, observation)
+                since = self._crisis_since(account)
                 if seen[1] is None:
-                    return Observed(fields, pending=True)
+                    return Observed(fields, pending=True, crisis_since=since)
                 if seen[1] == ABANDONED:
-                    return Observed(fields, retry=True, crisis_since=self._crisis_since(account))
+                    return Observed(fields, retry=True, crisis_since=since)
                 return Observed(fields, previous=orjson.loads(seen[1]))
             account.events[observation.event_id] = (at_ms, None)
             self._count(account, observation, at_ms)

@@ -639,7 +639,7 @@ def _observed(reply: str) -> Observed:
         if decision == ABANDONED:
             return Observed(fields, retry=True, crisis_since=since)
         if decision == "":
-            return Observed(fields, pending=True)
+            return Observed(fields, pending=True, crisis_since=since)
         previous: dict[str, Any] = orjson.loads(decision)
         return Observed(fields, previous=previous)
     return Observed(fields, crisis_since=since)

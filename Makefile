@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Local development: no tokens file, so access control is explicitly off.
 run: $(STAMP)
-	$(BIN)/policy-service serve
+	POLICY_DEV_NO_AUTH=true $(BIN)/policy-service serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check policy_service tests bench

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 
 from policy_service.analysis.factory import analyzer_from_settings
+from policy_service.api.auth import Access, registry_from_settings
 from policy_service.api.problems import register_error_handlers
 from policy_service.api.views import MAX_BATCH_BYTES, bp
 from policy_service.clock import Clock, WallClock
@@ -39,6 +40,11 @@ def create_app(
     app = Flask(__name__)
     settings = (
         Settings.from_mapping(test_config) if test_config is not None else Settings.from_env()
+    )
+    # Before anything is built: an open API in production is refused outright.
+    access = Access(
+        registry_from_settings(settings.tokens_file, settings.dev_no_auth, settings.rules_dir),
+        metrics_public=settings.metrics_public,
     )
     # The largest body any endpoint takes; single events are held to less in the view.
     app.config["MAX_CONTENT_LENGTH"] = MAX_BATCH_BYTES
@@ -78,6 +84,7 @@ def create_app(
         shadow_reloader,
         capture,
     )
+    app.extensions["policy_service.access"] = access
     app.register_blueprint(bp)
     register_error_handlers(app)
     log.info(

@@ -29,6 +29,12 @@ class Settings:
     capture_url: str = ""  # redis://...: append each decision with its event to a stream
     capture_stream: str = "policy:capture"
     capture_maxlen: int = 100_000  # the stream keeps about this many entries
+    tokens_file: str = ""  # YAML file of bearer tokens and their scopes (api/auth.py)
+    # Serve without access control when no tokens file is given. False from the
+    # environment (a production start without tokens is refused); see from_mapping
+    # for the default of settings built from a mapping.
+    dev_no_auth: bool = False
+    metrics_public: bool = True  # /metrics without a token; false: it needs the read scope
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -43,12 +49,21 @@ class Settings:
             if name not in known:
                 continue
             values[name] = raw
-        return cls.from_mapping(values)
+        return cls.from_mapping(values, dev_no_auth_default=False)
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, object]) -> Settings:
-        """Build settings from a mapping of field names to raw values (strings or typed)."""
-        kwargs: dict[str, object] = {}
+    def from_mapping(
+        cls, values: Mapping[str, object], *, dev_no_auth_default: bool = True
+    ) -> Settings:
+        """Build settings from a mapping of field names to raw values (strings or typed).
+
+        A mapping is how tests and embedding code configure the app
+        (`create_app({...})`), so without a `dev_no_auth` entry it runs without
+        access control unless it names a `tokens_file`: `dev_no_auth_default` is
+        True. `from_env` passes False, so a real start needs tokens or an
+        explicit POLICY_DEV_NO_AUTH=true.
+        """
+        kwargs: dict[str, object] = {"dev_no_auth": dev_no_auth_default}
         for f in fields(cls):
             if f.name not in values:
                 continue
@@ -73,6 +88,10 @@ class Settings:
             )
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
 def _convert(name: str, raw: object, declared: object) -> object:
     if declared in ("int", int) and not isinstance(raw, int):
         try:
@@ -86,6 +105,13 @@ def _convert(name: str, raw: object, declared: object) -> object:
             return float(str(raw))
         except ValueError:
             raise ConfigError(f"{PREFIX}{name.upper()} must be a number, not {raw!r}") from None
+    if declared in ("bool", bool) and not isinstance(raw, bool):
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ConfigError(f"{PREFIX}{name.upper()} must be true or false, not {raw!r}")
     if declared in ("Path", Path) and not isinstance(raw, Path):
         return Path(str(raw))
     return raw

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from policy_service.config import Settings
 from policy_service.evaluator import Evaluator
 from policy_service.loaded_policy import PolicyHolder
+from policy_service.metrics import Metrics
 from policy_service.reloader import Reloader
 from policy_service.shadow import Shadow
 from policy_service.state import StateStore
@@ -24,3 +25,4 @@ class Services:
     shadow_policies: PolicyHolder | None = None
     shadow_reloader: Reloader | None = None
     capture: RedisCapture | None = None
+    metrics: Metrics = field(default_factory=Metrics)

@@ -10,12 +10,14 @@ import marshmallow as ma
 import orjson
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from policy_service.api.auth import Access, AuthError
 from policy_service.api.openapi import build_spec
-from policy_service.api.problems import ApiProblem, validation_problem
+from policy_service.api.problems import ApiProblem, problem_response, validation_problem
 from policy_service.api.schemas import BatchRequestSchema
 from policy_service.errors import EventError, StoreUnavailable
 from policy_service.events import is_valid_id, parse_event
 from policy_service.loaded_policy import PolicyHolder
+from policy_service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from policy_service.reloader import Reloader
 from policy_service.services import Services
 
@@ -30,6 +32,43 @@ _BATCH_SCHEMA = BatchRequestSchema()
 def services() -> Services:
     found: Services = current_app.extensions["policy_service"]
     return found
+
+
+def access() -> Access:
+    found: Access = current_app.extensions["policy_service.access"]
+    return found
+
+
+@bp.before_request
+def _authorize() -> Response | None:
+    """401 without a valid bearer token, 403 when its scope does not cover the view."""
+    guard = access()
+    if guard.registry is None:
+        return None
+    scope = guard.required_scope(request.endpoint)
+    if scope is None:
+        return None
+    try:
+        guard.registry.authorize(request.headers.get("Authorization"), scope)
+    except AuthError as exc:
+        title = "Unauthorized" if exc.status == 401 else "Forbidden"
+        response = problem_response(ApiProblem(exc.status, title, exc.detail))
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="policy-service"'
+        else:
+            response.headers["WWW-Authenticate"] = (
+                f'Bearer realm="policy-service", error="insufficient_scope", scope="{scope}"'
+            )
+        return response
+    return None
+
+
+@bp.after_app_request
+def _count_request(response: Response) -> Response:
+    # The route template, not the path: one series per endpoint, whatever the account.
+    rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    services().metrics.request(rule, response.status_code)
+    return response
 
 
 def _json_body(limit: int) -> Any:
@@ -74,8 +113,15 @@ def _json_response(body: Any) -> Response:
 
 
 def _log_decision(decision: dict[str, Any], started: float) -> None:
+    elapsed = time.perf_counter() - started
+    metrics = services().metrics
+    metrics.decision(
+        decision["action"], decision["rule"], elapsed, degraded=bool(decision["degraded"])
+    )
+    if decision.get("state_problems"):
+        metrics.store_error()
     # Ids, outcome and timing only: never the comment text (people's words)
-    # nor anything from the request headers.
+    # nor anything from the request headers (the bearer token).
     log.info(
         "decision",
         extra={
@@ -86,7 +132,7 @@ def _log_decision(decision: dict[str, Any], started: float) -> None:
             "revision": decision["ruleset"]["revision"],
             "duplicate": decision["duplicate"],
             "degraded": decision["degraded"],
-            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "latency_ms": round(elapsed * 1000, 3),
         },
     )
 
@@ -133,6 +179,7 @@ def account_state(account: str) -> Response:
     try:
         return jsonify(services().store.account_state(account))
     except StoreUnavailable as exc:
+        services().metrics.store_error()
         raise ApiProblem(
             503, "Service Unavailable", f"The state store is unavailable: {exc}"
         ) from None
@@ -180,6 +227,7 @@ def reload_rules() -> Response:
     """Reload the rules now (the watcher also does it when files change)."""
     svc = services()
     status = svc.reloader.reload()
+    svc.metrics.reload_seen(status, status.outcome)
     if svc.shadow_reloader is not None:
         svc.shadow_reloader.reload()
     if status.outcome == "refused":
@@ -214,3 +262,13 @@ def readyz() -> Response:
 def openapi() -> Response:
     cache = current_app.extensions.setdefault("policy_service.openapi", build_spec())
     return jsonify(cache)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text format 0.0.4; this process's numbers only (see policy_service/metrics.py)."""
+    svc = services()
+    status = svc.reloader.status
+    svc.metrics.reload_seen(status, status.outcome)
+    text = svc.metrics.render(svc.policies.current().revision)
+    return Response(text, content_type=METRICS_CONTENT_TYPE)

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from policy_service import __version__
+from policy_service.api.auth import registry_from_settings
 from policy_service.cli_analyzer import analyzer
 from policy_service.cli_events import events
 from policy_service.cli_replay import replay
@@ -39,10 +40,16 @@ def serve(workers: int | None) -> None:
     redis://host:port/db), POLICY_WORKERS (0: one per core with Redis; always
     one with the memory store), POLICY_LOG_LEVEL (info), POLICY_RELOAD_INTERVAL
     (2 seconds; 0 turns the rules watcher off), POLICY_SHADOW_RULES_DIR (a
-    candidate policy evaluated beside the active one).
+    candidate policy evaluated beside the active one), POLICY_TOKENS_FILE
+    (bearer tokens and scopes; required unless POLICY_DEV_NO_AUTH=true),
+    POLICY_METRICS_PUBLIC (true), POLICY_ANALYZER (lexicon | none),
+    POLICY_ANALYZER_MODEL, POLICY_CAPTURE_URL / _STREAM / _MAXLEN. See README.
     """
     try:
         settings = Settings.from_env()
+        # Checked here too so that a missing or broken tokens file is one clear
+        # line, not a worker that fails to boot.
+        registry_from_settings(settings.tokens_file, settings.dev_no_auth, settings.rules_dir)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     count = workers if workers is not None else settings.workers

@@ -27,6 +27,14 @@ _BAD_INPUT = {
 }
 
 
+# Operations that need a bearer token with a scope (see api/auth.py).
+_SECURED = {"security": [{"bearer": []}]}
+_AUTH = {
+    "401": _problem("no token, or a wrong one"),
+    "403": _problem("the token lacks the scope"),
+}
+
+
 def _post(spec: APISpec, path: str, summary: str, body: str, answer: str, schema: str) -> None:
     """A POST operation taking JSON `body` and answering `schema`, with the bad-input problems."""
     spec.path(
@@ -58,6 +66,7 @@ def build_spec() -> dict[str, Any]:
         plugins=[MarshmallowPlugin()],
         info={"description": "Decides what to do with each social-media comment, and why."},
     )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Event", schema=EventSchema)
     spec.components.schema("Decision", schema=schemas.DecisionSchema)
     spec.components.schema("Problem", schema=schemas.ProblemSchema)
@@ -78,6 +87,7 @@ def build_spec() -> dict[str, Any]:
         operations={
             "get": {
                 "summary": "The account's crisis level and windows",
+                **_SECURED,
                 "parameters": [
                     {
                         "name": "account",
@@ -89,6 +99,7 @@ def build_spec() -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "the account state"},
                     "422": _problem("invalid account id"),
+                    **_AUTH,
                 },
             }
         },
@@ -96,7 +107,11 @@ def build_spec() -> dict[str, Any]:
     spec.path(
         path="/v1/rulesets",
         operations={
-            "get": {"summary": "Loaded rule sets", "responses": {"200": {"description": "ok"}}}
+            "get": {
+                "summary": "Loaded rule sets",
+                **_SECURED,
+                "responses": {"200": {"description": "ok"}, **_AUTH},
+            }
         },
     )
     spec.path(
@@ -104,10 +119,21 @@ def build_spec() -> dict[str, Any]:
         operations={
             "post": {
                 "summary": "Reload the rules now: validate, compile, test, then swap",
+                **_SECURED,
                 "responses": {
+                    **_AUTH,
                     "200": {"description": "the active revision and the reload outcome"},
                     "422": _problem("the new revision was refused; the last good one serves"),
                 },
+            }
+        },
+    )
+    spec.path(
+        path="/metrics",
+        operations={
+            "get": {
+                "summary": "Prometheus metrics of this worker (text format 0.0.4)",
+                "responses": {"200": {"description": "the metrics"}},
             }
         },
     )

@@ -28,7 +28,7 @@ _BAD_INPUT = {
 
 
 # Operations that need a bearer token with a scope (see api/auth.py).
-_SECURED = {"security": [{"bearer": []}]}
+_SECURED: dict[str, Any] = {"security": [{"bearer": []}]}
 _AUTH = {
     "401": _problem("no token, or a wrong one"),
     "403": _problem("the token lacks the scope"),

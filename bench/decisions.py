@@ -109,6 +109,16 @@ def bare_target(workers: int) -> Target:
     )
 
 
+TOKEN = "bench-token-" + "0123456789abcdef"
+
+
+def tokens_file() -> Path:
+    """A tokens file with the benchmark's one token (decide scope), in a temporary place."""
+    path = Path(tempfile.gettempdir()) / "policy-bench-tokens.yaml"
+    path.write_text(f"tokens:\n  - name: bench\n    token: {TOKEN}\n    scopes: [decide]\n")
+    return path
+
+
 def build_targets(args: argparse.Namespace, redis_url: str | None) -> list[Target]:
     """What is measured, in the order of every round.
 
@@ -116,7 +126,9 @@ def build_targets(args: argparse.Namespace, redis_url: str | None) -> list[Targe
     gunicorn settings (so with the same number of workers). Another service
     configuration (other rules, another store) is one more entry here.
     """
-    rules = {"POLICY_RULES_DIR": str(ROOT / "rules")}
+    # The service runs as in production: with access control, so each request
+    # pays the token check (wrk sends the same header to the bare app).
+    rules = {"POLICY_RULES_DIR": str(ROOT / "rules"), "POLICY_TOKENS_FILE": str(tokens_file())}
     targets: list[Target] = []
     if args.store in ("memory", "both"):
         targets += [
@@ -418,7 +430,9 @@ class Server:
         while True:
             self._check_alive()
             request = urllib.request.Request(
-                self.url + "/v1/decisions", body, {"Content-Type": "application/json"}
+                self.url + "/v1/decisions",
+                body,
+                {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
             )
             try:
                 with urllib.request.urlopen(request, timeout=2) as response:
@@ -702,7 +716,9 @@ def run_wrk(
         argv.append("tally")
     pids = server.worker_pids()
     cpu_before = cpu_seconds(pids)
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, check=False, env={**os.environ, "BENCH_TOKEN": TOKEN}
+    )
     cpu_after = cpu_seconds(pids) if server.worker_pids() == pids else None
     if done.returncode != 0:
         raise BenchError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")

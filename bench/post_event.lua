@@ -72,7 +72,13 @@ local templates = {
     .. [["signals":{"tone":"negative","severity":4,"constructive":false}}]],
 }
 
+-- Every target gets the same headers; the service checks the bearer token
+-- (BENCH_TOKEN, from bench/decisions.py), the bare app ignores it.
 local headers = { ["Content-Type"] = "application/json" }
+local token = os.getenv("BENCH_TOKEN")
+if token then
+  headers["Authorization"] = "Bearer " .. token
+end
 local threads = {}
 
 function setup(thread)

@@ -25,7 +25,11 @@ import durable_rules_engine as _core
 import orjson
 
 from policy_service.errors import PolicyError
-from policy_service.ruleset.catalogue import FLOAT_MAX_MAGNITUDE, FLOAT_MIN_MAGNITUDE
+from policy_service.ruleset.catalogue import (
+    FLOAT_MAX_MAGNITUDE,
+    FLOAT_MIN_MAGNITUDE,
+    engine_readable,
+)
 from policy_service.ruleset.compiler import FACT_MARKER_KEY, FACT_MARKER_VALUE, EngineRules
 from policy_service.ruleset.patterns import compile_pattern
 
@@ -83,26 +87,23 @@ class CompiledRules:
 
     def matching_rules(self, fact: Mapping[str, Any]) -> set[str]:
         """Ids of every rule whose condition holds for `fact` (a flat mapping)."""
+        # The fact is prepared outside the lock: only the core's calls need it.
+        payload = dict(fact)
+        for key, value in fact.items():
+            if type(value) is float and not engine_readable(value):
+                payload[key] = engine_number(value)
+        for key, field_key, words, pattern in self._matchers:
+            text = payload.get(field_key)
+            if isinstance(text, str):
+                if pattern is not None:
+                    payload[key] = pattern.search(text) is not None
+                else:
+                    payload[key] = any(word in text for word in words)
+        payload[FACT_MARKER_KEY] = FACT_MARKER_VALUE
         with _CORE_LOCK:
             if self._closed:
                 raise EngineError(f"rule set {self.name} was closed")
-            payload = dict(fact)
-            for key, value in fact.items():
-                if (
-                    type(value) is float
-                    and value
-                    and not (FLOAT_MIN_MAGNITUDE <= abs(value) < FLOAT_MAX_MAGNITUDE)
-                ):
-                    payload[key] = engine_number(value)
-            for key, field_key, words, pattern in self._matchers:
-                text = payload.get(field_key)
-                if isinstance(text, str):
-                    if pattern is not None:
-                        payload[key] = pattern.search(text) is not None
-                    else:
-                        payload[key] = any(word in text for word in words)
             payload["id"] = next(self._ids)
-            payload[FACT_MARKER_KEY] = FACT_MARKER_VALUE
             text = orjson.dumps(payload).decode()
             try:
                 return self._evaluate(text)

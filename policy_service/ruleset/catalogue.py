@@ -31,6 +31,12 @@ ACTIONS = ("ignore", "acknowledge", "reply_to_fans", "escalate")
 FLOAT_MIN_MAGNITUDE = 1e-4
 FLOAT_MAX_MAGNITUDE = 1e15
 
+
+def engine_readable(value: float) -> bool:
+    """True when the engine reads `value` as written (Python writes it without an exponent)."""
+    return value == 0 or FLOAT_MIN_MAGNITUDE <= abs(value) < FLOAT_MAX_MAGNITUDE
+
+
 ORDERED_OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between")
 OPERATORS: dict[Kind, tuple[str, ...]] = {
     Kind.INTEGER: ORDERED_OPS,

@@ -525,13 +525,7 @@ class _Checker:
                 article = "an" if kind.value[0] in "aeiou" else "a"
                 self.error(pos, f"{field.name} is {article} {kind.value}; {value!r} is not")
                 return _INVALID
-            if (
-                isinstance(value, float)
-                and value != 0
-                and not (
-                    catalogue.FLOAT_MIN_MAGNITUDE <= abs(value) < catalogue.FLOAT_MAX_MAGNITUDE
-                )
-            ):
+            if isinstance(value, float) and not catalogue.engine_readable(value):
                 self.error(pos, f"{value!r}: numbers are 0 or between 0.0001 and 10^15 in size")
                 return _INVALID
             if (field.minimum is not None and value < field.minimum) or (

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from policy_service.event_fast_path import fast_event
 from policy_service.events import load_event, parse_event
 from policy_service.ruleset.catalogue import TONES, TOPICS
+from tests.conftest import make_event
 
 # Per field: values the schema accepts, and near misses (wrong types, out of
 # range, bad formats, null where null is refused).
@@ -128,23 +129,15 @@ def test_every_valid_event_takes_the_fast_path_to_the_schemas_event(
     assert fast == load_event(data)
 
 
-_PLAIN = {
-    "event_id": "c-123",
-    "account": "acme",
-    "occurred_at": "2026-11-25T10:00:00Z",
-    "channel": "instagram",
-    "text": "The app logs me out every time, please fix",
-    "lang": "en",
-    "author": {"id": "u1", "reach": 1200, "is_customer": True, "verified": False},
-    "thread": {"id": "p9", "published_at": "2026-11-25T08:00:00Z", "by_brand": True},
-    "signals": {
+_PLAIN = make_event(
+    signals={
         "tone": "negative",
         "severity": 2,
         "constructive": True,
         "arousal": 0.4,
         "topics": ["refund", "outage", "refund"],
-    },
-}
+    }
+)
 
 
 @pytest.mark.parametrize(

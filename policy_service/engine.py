@@ -80,6 +80,7 @@ class CompiledRules:
         except Exception as exc:  # the core reports only "error code: NNN"
             raise EngineError(f"the engine refused rule set {label!r}: {exc}") from exc
         self._closed = False
+        self._fact_keys = rules.fact_keys
         self._matchers = [
             (m.key, m.field_key, m.words, compile_pattern(m.pattern) if m.pattern else None)
             for m in rules.text_matchers
@@ -88,12 +89,17 @@ class CompiledRules:
     def matching_rules(self, fact: Mapping[str, Any]) -> set[str]:
         """Ids of every rule whose condition holds for `fact` (a flat mapping)."""
         # The fact is prepared outside the lock: only the core's calls need it.
-        payload = dict(fact)
+        # Only the keys some condition tests reach the engine: it parses the
+        # fact's JSON twice (assert, retract), and a comment's text is most of it.
+        keys = self._fact_keys
+        payload: dict[str, Any] = {}
         for key, value in fact.items():
-            if type(value) is float and not engine_readable(value):
-                payload[key] = engine_number(value)
+            if key in keys:
+                if type(value) is float and not engine_readable(value):
+                    value = engine_number(value)
+                payload[key] = value
         for key, field_key, words, pattern in self._matchers:
-            text = payload.get(field_key)
+            text = fact.get(field_key)
             if isinstance(text, str):
                 if pattern is not None:
                     payload[key] = pattern.search(text) is not None

@@ -182,6 +182,10 @@ def _tokenize(text: str, emoticons: Mapping[str, float]) -> _Tokens:
     tokens = _Tokens([], [])
     words = tokens.words
     caps = tokens.caps
+    # Bound methods and local counters: this loop runs once per word of every comment.
+    add_word = words.append
+    add_caps = caps.append
+    real = shouted_words = 0
     for token in _TOKENS.findall(text):
         if token[0].isalnum():
             low = token.lower()
@@ -189,16 +193,17 @@ def _tokenize(text: str, emoticons: Mapping[str, float]) -> _Tokens:
             if low == "t" and words and words[-1].endswith("n"):
                 words[-1] += "t"
                 continue
-            shouted = len(token) > 1 and token.isupper()
-            words.append(low)
-            caps.append(shouted)
-            tokens.real += 1
-            tokens.shouted += shouted
+            # Most words are in lower case already: compared before asked.
+            shouted = token != low and len(token) > 1 and token.isupper()
+            add_word(low)
+            add_caps(shouted)
+            real += 1
+            shouted_words += shouted
             continue
         low = token.lower()
         if low in emoticons:
-            words.append(low)
-            caps.append(False)
+            add_word(low)
+            add_caps(False)
             continue
         ends = False
         for char in token:
@@ -209,13 +214,15 @@ def _tokenize(text: str, emoticons: Mapping[str, float]) -> _Tokens:
                 elif char == "?":
                     tokens.questions += 1
             elif char in EMOJI:
-                words.append(char)
-                caps.append(False)
+                add_word(char)
+                add_caps(False)
                 if char in ANGRY_EMOJI:
                     tokens.angry += 1
         if ends and words and words[-1] != _BREAK:
-            words.append(_BREAK)
-            caps.append(False)
+            add_word(_BREAK)
+            add_caps(False)
+    tokens.real = real
+    tokens.shouted = shouted_words
     return tokens
 
 
@@ -244,15 +251,22 @@ def _score(tables: Tables, tokens: _Tokens, found: _Found, topics: dict[str, int
     covered = -1  # the last position inside a phrase that had its own valence
     complained = -1  # the last position inside a complaint phrase counted
     contrast_at = -1
+    scored = tables.scored
+    suffixes = tables.suffixes
+    n = len(words)
     for i, word in enumerate(words):
-        if word == _BREAK:
-            continue
+        if word not in scored and not (suffixes and _inflected(valence, word, suffixes)):
+            continue  # no valence, no phrase, no contrast (clause breaks included)
         phrase_valence: float | None = None
         end = i
         courtesy = negative = False
         for phrase in phrases.get(word, ()):
-            k = len(phrase.rest)
-            if k and tuple(words[i + 1 : i + 1 + k]) != phrase.rest:
+            rest = phrase.rest
+            k = len(rest)
+            # The next word first: most phrases starting with a word fail there.
+            if k and (
+                i + 1 == n or words[i + 1] != rest[0] or tuple(words[i + 1 : i + 1 + k]) != rest
+            ):
                 continue
             if phrase.complaint and i > complained:
                 # The longest complaint phrase counts, not also the ones in it
@@ -278,8 +292,8 @@ def _score(tables: Tables, tokens: _Tokens, found: _Found, topics: dict[str, int
             if contrast_at < 0 and word in tables.contrast:
                 contrast_at = i
             known = valence.get(word)
-            if known is None and tables.suffixes:
-                known = _inflected(valence, word, tables.suffixes)
+            if known is None and suffixes:
+                known = _inflected(valence, word, suffixes)
             if not known:
                 continue
             value = known

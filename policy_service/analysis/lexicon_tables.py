@@ -70,6 +70,10 @@ class Tables:
     # (stem, topic, level): looked for inside words (German compounds).
     stems: tuple[tuple[str, str, int], ...]
     suffixes: tuple[str, ...]
+    # The words scoring must look at: those with a valence, the first words of
+    # phrases, contrast words. Any other word (most of a comment) adds nothing
+    # but through an inflection (`suffixes`).
+    scored: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,13 +201,14 @@ def build(vocabulary: Vocabulary, emoticons: Mapping[str, float]) -> Tables:
             **values,
         )
         index.setdefault(first, []).append(found)
+    contrast = frozenset(expand(lang, vocabulary.contrast))
     return Tables(
         lang=lang,
         valence=valence,
         negators=negators,
         post_negators=frozenset(expand(lang, vocabulary.post_negators)),
         boosters={k: v for word, v in vocabulary.boosters.items() for k in variants(lang, word)},
-        contrast=frozenset(expand(lang, vocabulary.contrast)),
+        contrast=contrast,
         courtesy=frozenset(expand(lang, (p for p in vocabulary.courtesy if " " not in p))),
         phrases={
             first: tuple(sorted(entries, key=lambda p: -len(p.rest)))
@@ -216,6 +221,7 @@ def build(vocabulary: Vocabulary, emoticons: Mapping[str, float]) -> Tables:
             for key in variants(lang, stem)
         ),
         suffixes=GERMAN_SUFFIXES if lang == "de" else (),
+        scored=frozenset(valence) | frozenset(index) | contrast,
     )
 
 

@@ -62,6 +62,9 @@ class EngineRules:
 
     definitions: dict[str, Any]
     text_matchers: tuple[TextMatcher, ...]
+    # Every fact key a condition tests (matchers' keys, the marker included):
+    # the engine is given only these, since no rule can see any other.
+    fact_keys: frozenset[str]
 
 
 def compile_ruleset(ruleset: RuleSet) -> EngineRules:
@@ -73,7 +76,11 @@ def compile_ruleset(ruleset: RuleSet) -> EngineRules:
         if rule.when is not None:
             parts.append(compiler.condition(rule.when))
         definitions[rule.id] = {"all": [{"m": {"$and": parts}}]}
-    return EngineRules(definitions, tuple(compiler.matchers.values()))
+    return EngineRules(
+        definitions,
+        tuple(compiler.matchers.values()),
+        frozenset(compiler.keys | {FACT_MARKER_KEY}),
+    )
 
 
 def portable_condition(condition: Condition | None) -> list[Any] | None:
@@ -97,6 +104,7 @@ class _Compiler:
     def __init__(self) -> None:
         # (field, words) -> matcher: rules testing the same words share one key
         self.matchers: dict[tuple[str, str, Any], TextMatcher] = {}
+        self.keys: set[str] = set()
 
     def condition(self, condition: Condition, negate: bool = False) -> EngineCondition:
         """One condition in the engine's language; `negate` compiles its negation."""
@@ -115,6 +123,7 @@ class _Compiler:
         if BY_NAME[c.field].kind is Kind.SET:
             # A set is carried as one true key per member (see set_member_key).
             members = [set_member_key(key, v) for v in c.value]
+            self.keys.update(members)
             if negate:
                 return _either([{"$nex": {m: 1}} for m in members], "$and")
             return _either([{m: True} for m in members], "$or")
@@ -127,6 +136,7 @@ class _Compiler:
             key, op, value = matcher.key, "eq", True
         else:
             op, value = c.op, c.value
+        self.keys.add(key)
         if not negate:
             return _present(key, op, value)
         # A comparison on a missing field is false, so its negation is true there.

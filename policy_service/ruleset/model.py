@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from policy_service.errors import Problem
@@ -102,10 +103,12 @@ class RuleSet:
     warnings: tuple[Problem, ...] = ()
 
     def rule(self, rule_id: str) -> Rule:
-        for r in self.rules:
-            if r.id == rule_id:
-                return r
-        raise KeyError(rule_id)
+        return self.rules_by_id[rule_id]
+
+    @cached_property
+    def rules_by_id(self) -> dict[str, Rule]:
+        """Rule ids are unique (checked at load): looked up once per matched rule."""
+        return {r.id: r for r in self.rules}
 
 
 @dataclass(frozen=True)

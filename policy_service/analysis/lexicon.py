@@ -76,7 +76,7 @@ class _Tokens:
     at clause ends), with what tokenizing counted on the way."""
 
     words: list[str]
-    caps: list[bool]  # per word: written in capitals
+    caps: set[int]  # positions of the words written in capitals
     real: int = 0  # words made of letters or digits
     shouted: int = 0  # of which in capitals
     exclamations: int = 0
@@ -179,13 +179,13 @@ def _clean(text: str) -> str:
 
 def _tokenize(text: str, emoticons: Mapping[str, float]) -> _Tokens:
     """The words, emoji and emoticons of `text`, and its "!", "?" and angry emoji."""
-    tokens = _Tokens([], [])
+    tokens = _Tokens([], set())
     words = tokens.words
     caps = tokens.caps
-    # Bound methods and local counters: this loop runs once per word of every comment.
+    # This loop runs once per word of every comment: the common case (a word)
+    # does as little as it can, and the counts are derived once at the end.
     add_word = words.append
-    add_caps = caps.append
-    real = shouted_words = 0
+    others = 0  # emoji, emoticons and clause breaks among the words
     for token in _TOKENS.findall(text):
         if token[0].isalnum():
             low = token.lower()
@@ -194,16 +194,14 @@ def _tokenize(text: str, emoticons: Mapping[str, float]) -> _Tokens:
                 words[-1] += "t"
                 continue
             # Most words are in lower case already: compared before asked.
-            shouted = token != low and len(token) > 1 and token.isupper()
+            if token != low and len(token) > 1 and token.isupper():
+                caps.add(len(words))
             add_word(low)
-            add_caps(shouted)
-            real += 1
-            shouted_words += shouted
             continue
         low = token.lower()
         if low in emoticons:
             add_word(low)
-            add_caps(False)
+            others += 1
             continue
         ends = False
         for char in token:
@@ -215,14 +213,14 @@ def _tokenize(text: str, emoticons: Mapping[str, float]) -> _Tokens:
                     tokens.questions += 1
             elif char in EMOJI:
                 add_word(char)
-                add_caps(False)
+                others += 1
                 if char in ANGRY_EMOJI:
                     tokens.angry += 1
         if ends and words and words[-1] != _BREAK:
             add_word(_BREAK)
-            add_caps(False)
-    tokens.real = real
-    tokens.shouted = shouted_words
+            others += 1
+    tokens.real = len(words) - others
+    tokens.shouted = len(caps)
     return tokens
 
 
@@ -299,7 +297,7 @@ def _score(tables: Tables, tokens: _Tokens, found: _Found, topics: dict[str, int
             value = known
             courtesy = word in tables.courtesy
         sign = 1.0 if value > 0 else -1.0
-        if caps[i] and not shouting:
+        if not shouting and i in caps:
             value += sign * _CAPS_BOOST
         for back in range(1, 4):
             j = i - back

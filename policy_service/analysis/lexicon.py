@@ -59,9 +59,11 @@ _CONTROLS = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
 )
 _LINKS = re.compile(r"https?://\S*|www\.\S*|@\w+")
-# An ASCII emoticon (":-)", ";(", "<3"), a word (letters and digits), or a run
-# of anything else (punctuation, emoji, "^_^").
-_TOKENS = re.compile(r"[:;=]['-]?[()\[\]dDpPoO/\\|*3sS](?!\w)|<3|[^\W_]+|(?:[^\w\s]|_)+")
+# A word (letters and digits), an ASCII emoticon (":-)", ";(", "<3"), or a run
+# of anything else (punctuation, emoji, "^_^"). Words come first, as the most
+# frequent: no emoticon starts with a letter or digit, so the order of these
+# two does not change what is found.
+_TOKENS = re.compile(r"[^\W_]+|[:;=]['-]?[()\[\]dDpPoO/\\|*3sS](?!\w)|<3|(?:[^\w\s]|_)+")
 # A letter written three times or more ("sooo", "daaanke").
 _ELONGATED = re.compile(r"([^\W\d_])\1\1")
 _RUN_OF_THREE = re.compile(r"([^\W\d_])\1{2,}")
@@ -162,19 +164,26 @@ def _clean(text: str) -> str:
         return ""
     if len(text) > MAX_CHARS:
         text = text[:MAX_CHARS]
+    # Each step below first asks a cheap question of the whole text (in C)
+    # and skips its regular expression when it cannot match: most comments
+    # are printable and have no escapes, surrogates or links.
     if "\\u" in text:
         # JSON escapes left by an upstream that encoded twice ("can\u2019t").
         text = _ESCAPES.sub(lambda match: chr(int(match.group(1), 16)), text)
-    if _SURROGATES.search(text):
+    if not text.isascii() and _SURROGATES.search(text):
         # Pairs become their character, lone halves U+FFFD.
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    text = _CONTROLS.sub(" ", text)
+    if not text.isprintable():
+        # Every character _CONTROLS matches is one isprintable() refuses.
+        text = _CONTROLS.sub(" ", text)
     if "&" in text:
         for entity, char in _ENTITIES:
             text = text.replace(entity, char)
     # Handles and links name the brand ("@united", which VADER scores as
     # positive) and say nothing of the tone: complaints would look friendlier.
-    return _LINKS.sub(" ", text)
+    if "@" in text or "http" in text or "www." in text:
+        text = _LINKS.sub(" ", text)
+    return text
 
 
 def _tokenize(text: str, emoticons: Mapping[str, float]) -> _Tokens:

@@ -43,8 +43,11 @@ _HELP: dict[str, tuple[str, str]] = {
     "policy_store_seconds": ("histogram", "Time of one state store step, by operation."),
     "policy_analyzer_seconds": ("histogram", "Time to fill the signals a caller left out."),
     "policy_rate_limited_total": ("counter", "Requests or events refused by a rate limit."),
-    "policy_rails_total": ("counter", "Decisions a safety rail changed, by rail."),
-    "policy_folded_total": ("counter", "Escalations folded into the open one."),
+    "policy_rails_total": ("counter", "Events whose decision a safety rail changed, by rail."),
+    "policy_folded_total": (
+        "counter",
+        "Escalations folded into the open one (duplicates not counted).",
+    ),
 }
 
 

@@ -142,13 +142,15 @@ def _json_response(body: Any) -> Response:
 def _log_decision(decision: dict[str, Any], started: float) -> None:
     elapsed = time.perf_counter() - started
     metrics = services().metrics
+    # What the rails did is counted once per event: a duplicate repeats it.
+    fresh = not decision["duplicate"]
     metrics.decision(
         decision["action"],
         decision["rule"],
         elapsed,
         degraded=bool(decision["degraded"]),
-        rail=decision.get("rail"),
-        folded=bool(decision.get("folded")),
+        rail=decision.get("rail") if fresh else None,
+        folded=fresh and bool(decision.get("folded")),
     )
     if decision.get("state_problems"):
         metrics.store_error()

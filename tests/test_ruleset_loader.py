@@ -210,7 +210,7 @@ def test_rails_load_into_the_model() -> None:
     assert rails.exempt_roles == frozenset({"staff", "partner"})
     assert rails.answer_author_once_within_seconds == 3600
     assert load_ruleset(VALID.encode(), "demo.yaml").rails is None
-    assert load_ruleset((VALID + "rails: {}\n").encode(), "demo.yaml").rails is not None
+    assert load_ruleset((VALID + "rails: {}\n").encode(), "demo.yaml").rails is None
 
 
 @pytest.mark.parametrize(

@@ -342,6 +342,8 @@ class _Checker:
             if within == 0:
                 self.error(raw_pos, "answer_author_once_within must be longer than 0s")
                 within = None
+        if cap is None and not roles and within is None:
+            return None  # every rail off: decisions pay nothing for them
         return Rails(cap, roles, within)
 
     def count(self, value: Any, pos: Pos, what: str, low: int, high: int) -> int | None:

@@ -241,6 +241,8 @@ class MemoryStore:
         decision: Mapping[str, Any],
         marks: RailsMarks | None = None,
     ) -> str | None:
+        # Encoded outside the lock, unless the rails may still fold the decision.
+        text = orjson.dumps(decision).decode() if marks is None else ""
         with self._lock:
             state = self._account(account)
             into = None
@@ -249,7 +251,7 @@ class MemoryStore:
                 if into is not None:
                     decision = dict(decision)
                     fold(decision, into)
-            text = orjson.dumps(decision).decode()
+                text = orjson.dumps(decision).decode()
             at_ms = state.events.get(event_id, (state.watermark_ms, None))[0]
             state.events[event_id] = (at_ms, text)
             self._lock.notify_all()

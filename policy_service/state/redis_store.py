@@ -90,7 +90,7 @@ OBSERVE_LUA = (
 -- Only with a rate limit or rails (absent otherwise):
 -- ARGV[8] the service's clock (ms)  ARGV[9] new events allowed per window
 -- ARGV[10] ms until the window ends  ARGV[11] index in KEYS of rl:<window> (0: no limit)
--- ARGV[12] index in KEYS of esc, an:<author> follows it (0: no rails)
+-- ARGV[12] index in KEYS of esc, aa:<author> follows it (0: no rails)
 -- Returns one string (one bulk reply is the cheapest for the client to read):
 --   "new|seen level crisis_start volume negative hostile positive multiplier non_customer
 --   volume_24h multipliers_1h author_negative_24h thread_negative_1h", the 1 h counters
@@ -204,7 +204,7 @@ local function recent(counts, wm)
 end
 
 -- the rails' state: escalations not folded within the hour before now, the newest of
--- them, and when this author was last answered (record.lua writes them)
+-- them, and when this author was last answered (RECORD_RAILS_LUA writes them)
 local function rails(r)
   local esc = KEYS[rails_at]
   local since = '(' .. int(now - ESCALATION_WINDOW)
@@ -745,7 +745,8 @@ def _rails_seen(parts: list[str]) -> RailsSeen:
 
 
 # Store a decision and update the rails' state, atomically: the escalation cap
-# holds exactly however many workers escalate at once.
+# holds exactly however many workers escalate at once. Safe to retry after a
+# connection error: the escalation is a set member (its decision id), the mark a SET.
 # KEYS[1] ev:<event_id>; with a cap KEYS[2] esc; with an answer, last, aa:<author>
 # ARGV[1] the decision (JSON, with "folded":false)  ARGV[2] its TTL (s)
 # ARGV[3] the service's clock (ms)  ARGV[4] the escalation cap (0: not an escalation)

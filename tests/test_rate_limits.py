@@ -20,6 +20,7 @@ from policy_service.state.permits import MemoryPermits
 from policy_service.state.redis_permits import RedisPermits
 from policy_service.state.redis_store import RedisStore
 from tests.conftest import NOW, RULES_DIR, make_event
+from tests.redis_server import RedisServer
 from tests.test_metrics import scrape, value
 
 FLOOD = "flood-token-0123456789abcdef"
@@ -281,3 +282,18 @@ def test_a_flood_is_held_at_the_limits_while_others_are_answered(
         assert more.count(200) == 0
     finally:
         _close(apps)
+
+
+def test_redis_permits_fail_fast_while_redis_is_down() -> None:
+    with RedisServer() as server:
+        pool = RedisPermits.from_url(server.url)
+        try:
+            assert pool.lease("k", 1, 5, 10, 60_000) == 5
+            server.stop()
+            with pytest.raises(StoreUnavailable):
+                pool.lease("k", 1, 5, 10, 60_000)
+            # the breaker is open: the next lease fails without trying the network
+            with pytest.raises(StoreUnavailable, match="not retried yet"):
+                pool.lease("k", 1, 5, 10, 60_000)
+        finally:
+            pool.close()

@@ -5,7 +5,11 @@ from __future__ import annotations
 import redis
 
 from policy_service.errors import StoreUnavailable
-from policy_service.state.redis_store import DEFAULT_PREFIX, SOCKET_TIMEOUT_SECONDS
+from policy_service.state.redis_store import (
+    DEFAULT_PREFIX,
+    SOCKET_TIMEOUT_SECONDS,
+    CircuitBreaker,
+)
 
 
 class RedisPermits:
@@ -16,9 +20,16 @@ class RedisPermits:
     the counter itself may go past it (refused leases), which is harmless.
     """
 
-    def __init__(self, client: redis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = DEFAULT_PREFIX,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
         self._client = client
         self._prefix = prefix
+        # While Redis is down, leases fail at once instead of each waiting for a timeout.
+        self._breaker = breaker or CircuitBreaker()
 
     @classmethod
     def from_url(cls, url: str, prefix: str = DEFAULT_PREFIX) -> RedisPermits:
@@ -40,12 +51,15 @@ class RedisPermits:
 
     def lease(self, key: str, window: int, wanted: int, limit: int, ttl_ms: int) -> int:
         name = self.key(key, window)
+        self._breaker.check()
         try:
             pipe = self._client.pipeline(transaction=False)
             pipe.incrby(name, wanted)
             pipe.pexpire(name, ttl_ms)
             total, _ = pipe.execute()
         except redis.RedisError as exc:
+            self._breaker.failed(f"{type(exc).__name__}: {exc}")
             raise StoreUnavailable(f"redis permits failed: {exc}") from exc
+        self._breaker.succeeded()
         before = int(total) - wanted
         return max(0, min(wanted, limit - before))

@@ -2,10 +2,12 @@
 
 Two apps of the same build on the same rules and the memory store:
 
-- `plain`: no tokens (POLICY_DEV_NO_AUTH) and metrics recording replaced by no-ops;
+- `plain`: no tokens (POLICY_DEV_NO_AUTH), metrics recording replaced by no-ops
+  and the evaluator on the bare store and analyzer (no latency timing);
 - `guarded`: a tokens file of several tokens (the caller's is the last one
   compared, not that it matters: every token is compared) and metrics recorded.
 
+Rate limits are off in both: this measures access control and metrics only.
 Both are called through the WSGI interface with the Flask test client, in
 interleaved rounds (the order alternates), so drift of the machine affects
 both alike. Reported: the median over rounds of the mean µs per request, and
@@ -32,7 +34,10 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
+from policy_service.analysis.factory import analyzer_from_settings
 from policy_service.app import create_app
+from policy_service.clock import WallClock
+from policy_service.evaluator import Evaluator
 from policy_service.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,13 +48,25 @@ TARGET_PERCENT = 10.0
 class NullMetrics(Metrics):
     """Records nothing: the `plain` build."""
 
-    def decision(self, action: str, rule: str, seconds: float, *, degraded: bool) -> None:
+    def decision(
+        self,
+        action: str,
+        rule: str,
+        seconds: float,
+        *,
+        degraded: bool,
+        rail: str | None = None,
+        folded: bool = False,
+    ) -> None:
         return None
 
     def request(self, endpoint: str, status: int) -> None:
         return None
 
     def store_error(self) -> None:
+        return None
+
+    def rate_limited(self, limit: str) -> None:
         return None
 
 
@@ -83,13 +100,26 @@ def _build(tokens_file: Path | None) -> Flask:
         "rules_dir": ROOT / "rules",
         "state_url": "memory://",
         "reload_interval": 0,
+        "rate_limit_token": 0,
+        "rate_limit_account": 0,
     }
     if tokens_file is not None:
         config["tokens_file"] = str(tokens_file)
     app = create_app(config)
     if tokens_file is None:
         services = app.extensions["policy_service"]
-        app.extensions["policy_service"] = dataclasses.replace(services, metrics=NullMetrics())
+        # The same evaluator without the timing wrappers the factory puts around
+        # the store and the analyzer for the latency histograms.
+        settings = services.settings
+        bare = Evaluator(
+            services.policies,
+            services.store,
+            WallClock(),
+            analyzer_from_settings(settings.analyzer, settings.analyzer_model),
+        )
+        app.extensions["policy_service"] = dataclasses.replace(
+            services, metrics=NullMetrics(), evaluator=bare
+        )
     return app
 
 

@@ -18,13 +18,18 @@ from policy_service.clock import Clock, WallClock
 from policy_service.config import Settings
 from policy_service.errors import ConfigError
 from policy_service.evaluator import Evaluator
+from policy_service.instrumented import TimedAnalyzer, TimedStore
 from policy_service.loaded_policy import PolicyHolder
+from policy_service.metrics import Metrics
+from policy_service.ratelimit import TokenLimiter
 from policy_service.reloader import Reloader, load_tested
 from policy_service.services import Services
 from policy_service.shadow import Shadow
-from policy_service.state import StateStore
+from policy_service.state import AccountLimit, StateStore
 from policy_service.state.memory import MemoryStore
+from policy_service.state.permits import MemoryPermits, PermitPool
 from policy_service.state.redis_capture import capture_from_settings
+from policy_service.state.redis_permits import RedisPermits
 from policy_service.state.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -66,7 +71,27 @@ def create_app(
     if capture is not None:
         # Entries still queued when the worker exits are written, not dropped.
         atexit.register(capture.close)
-    evaluator = Evaluator(holder, store, clock, analyzer, shadow, capture)
+    metrics = Metrics()
+    account_limit = None
+    if settings.rate_limit_account:
+        account_limit = AccountLimit(settings.rate_limit_account, settings.rate_limit_window * 1000)
+    evaluator = Evaluator(
+        holder,
+        TimedStore(store, metrics),
+        clock,
+        TimedAnalyzer(analyzer, metrics),
+        shadow,
+        capture,
+        account_limit=account_limit,
+    )
+    token_limiter = None
+    if settings.rate_limit_token:
+        token_limiter = TokenLimiter(
+            open_permits(settings.state_url),
+            clock,
+            settings.rate_limit_token,
+            settings.rate_limit_window,
+        )
     if settings.reload_interval > 0:
         # Threads do not survive a fork: gunicorn calls this factory in each
         # worker, so every worker watches the directory itself.
@@ -83,6 +108,8 @@ def create_app(
         shadow_policies,
         shadow_reloader,
         capture,
+        metrics,
+        token_limiter,
     )
     app.extensions["policy_service.access"] = access
     app.register_blueprint(bp)
@@ -103,3 +130,10 @@ def open_store(url: str) -> StateStore:
     if url.startswith("redis://"):
         return RedisStore.from_url(url)
     raise ConfigError(f"state store {url!r} is not supported yet")
+
+
+def open_permits(url: str) -> PermitPool:
+    """Where the per-token rate limit counts: beside the state (one process or Redis)."""
+    if url.startswith("redis://"):
+        return RedisPermits.from_url(url)
+    return MemoryPermits()

@@ -42,7 +42,9 @@ def serve(workers: int | None) -> None:
     (2 seconds; 0 turns the rules watcher off), POLICY_SHADOW_RULES_DIR (a
     candidate policy evaluated beside the active one), POLICY_TOKENS_FILE
     (bearer tokens and scopes; required unless POLICY_DEV_NO_AUTH=true),
-    POLICY_METRICS_PUBLIC (true), POLICY_ANALYZER (lexicon | none),
+    POLICY_METRICS_PUBLIC (true), POLICY_RATE_LIMIT_TOKEN (60000 requests per
+    token) / _ACCOUNT (6000 new events per account) per POLICY_RATE_LIMIT_WINDOW
+    (60 seconds; 0 turns a limit off), POLICY_ANALYZER (lexicon | none),
     POLICY_ANALYZER_MODEL, POLICY_CAPTURE_URL / _STREAM / _MAXLEN. See README.
     """
     try:

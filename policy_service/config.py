@@ -35,6 +35,12 @@ class Settings:
     # for the default of settings built from a mapping.
     dev_no_auth: bool = False
     metrics_public: bool = True  # /metrics without a token; false: it needs the read scope
+    # Rate limits per window of the service's clock; 0 turns one off. On by
+    # default and generous: they stop a runaway caller or a flood on one
+    # account, far above what a brand's real traffic reaches (README, Limits).
+    rate_limit_window: int = 60  # seconds
+    rate_limit_token: int = 60_000  # requests per token (caller) per window
+    rate_limit_account: int = 6_000  # new events per account per window
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +88,11 @@ class Settings:
             raise ConfigError(f"{PREFIX}RELOAD_INTERVAL must be 0 (off) or a number of seconds")
         if self.workers < 0:
             raise ConfigError(f"{PREFIX}WORKERS must be 0 (automatic) or more")
+        if self.rate_limit_window < 1:
+            raise ConfigError(f"{PREFIX}RATE_LIMIT_WINDOW must be 1 second or more")
+        for name in ("rate_limit_token", "rate_limit_account"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{PREFIX}{name.upper()} must be 0 (off) or more")
         if not (self.state_url.startswith("memory://") or self.state_url.startswith("redis://")):
             raise ConfigError(
                 f"{PREFIX}STATE_URL must be memory:// or redis://host:port/db, not {self.state_url!r}"

@@ -43,5 +43,14 @@ class EventError(PolicyError):
     """An event cannot be decided (e.g. an account without a rule set)."""
 
 
+class RateLimited(PolicyError):
+    """A rate limit refused the request or event; it may be sent again after a while."""
+
+    def __init__(self, limit: str, retry_after_seconds: float) -> None:
+        super().__init__(f"the {limit} rate limit is reached; retry in {retry_after_seconds:g} s")
+        self.limit = limit  # "token" or "account"
+        self.retry_after_seconds = retry_after_seconds
+
+
 class StoreUnavailable(PolicyError):
     """The state store could not be reached within its time budget."""

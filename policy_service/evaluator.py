@@ -13,12 +13,13 @@ from typing import Any, Protocol
 
 from policy_service.analysis import SIGNAL_NAMES, Analyzer, Signal, resolve_signals
 from policy_service.clock import Clock
-from policy_service.errors import EventError, StoreUnavailable
+from policy_service.errors import EventError, RateLimited, StoreUnavailable
 from policy_service.events import Event
 from policy_service.loaded_policy import LoadedPolicy, LoadedRuleSet
+from policy_service.rails import apply_rails
 from policy_service.ruleset.catalogue import BY_NAME, engine_key, set_member_key
 from policy_service.ruleset.model import Rule, Thresholds
-from policy_service.state import Observation, Observed, StateStore
+from policy_service.state import AccountLimit, Observation, Observed, StateStore, fold
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +142,11 @@ class Evaluator:
         analyzer: Analyzer,
         shadow: ShadowObserver | None = None,
         sink: DecisionSink | None = None,
+        account_limit: AccountLimit | None = None,
     ) -> None:
         # `sink` sees every fresh decision with its event (e.g. capture for replays).
+        # `account_limit`: the API's per-account rate limit (replays and tests have none).
+        self._account_limit = account_limit
         self._policies = policies
         self._store = store
         self._clock = clock
@@ -179,7 +183,10 @@ class Evaluator:
                 f"{int(FUTURE_TOLERANCE.total_seconds())} s ahead of the service's clock"
             )
         signals = resolve_signals(event, self._analyzer)
-        observed = self._observe(event, signals, loaded)
+        now_ms = int(now.timestamp() * 1000)
+        observed = self._observe(event, signals, loaded, now_ms)
+        if observed.retry_after_ms:
+            raise RateLimited("account", observed.retry_after_ms / 1000)
         if observed.previous is not None:
             return dict(observed.previous), True
         duplicate = False
@@ -212,9 +219,12 @@ class Evaluator:
         )
         if observed.problems:
             decision["state_problems"] = list(observed.problems)
+        marks = apply_rails(loaded.ruleset.rails, event, decision, observed.rails, now_ms)
         if not duplicate and not observed.degraded:
             try:
-                self._store.record(event.account, event.event_id, decision)
+                into = self._store.record(event.account, event.event_id, decision, marks)
+                if into is not None:
+                    fold(decision, into)
             except StoreUnavailable as exc:
                 # The answer stands; only its replay for a duplicate is lost.
                 log.warning("decision for %s not recorded: %s", event.event_id, exc)
@@ -227,7 +237,7 @@ class Evaluator:
         return decision, duplicate
 
     def _observe(
-        self, event: Event, signals: Mapping[str, Signal], loaded: LoadedRuleSet
+        self, event: Event, signals: Mapping[str, Signal], loaded: LoadedRuleSet, now_ms: int
     ) -> Observed:
         observation = Observation(
             account=event.account,
@@ -239,6 +249,9 @@ class Evaluator:
             is_customer=event.author.is_customer,
             thread_id=event.thread.id if event.thread else None,
             crisis=loaded.crisis,
+            now_ms=now_ms,
+            limit=self._account_limit,
+            rails=loaded.ruleset.rails is not None,
         )
         try:
             return self._store.observe(observation)
@@ -320,6 +333,7 @@ def build_fact(
         "author__reach": author.reach,
         "author__is_customer": author.is_customer,
         "author__verified": author.verified,
+        "author__role": author.role,
         "author__is_multiplier": is_multiplier(event, thresholds),
         "thread__by_brand": event.thread.by_brand if event.thread else None,
     }

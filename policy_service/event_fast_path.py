@@ -27,15 +27,16 @@ from policy_service.event_model import (
     Event,
     Thread,
 )
-from policy_service.ruleset.catalogue import TONES, TOPICS
+from policy_service.ruleset.catalogue import AUTHOR_ROLES, TONES, TOPICS
 
 _EVENT_KEYS = frozenset(
     ("event_id", "account", "occurred_at", "channel", "text", "lang", "author", "thread", "signals")
 )
-_AUTHOR_KEYS = frozenset(("id", "reach", "is_customer", "verified"))
+_AUTHOR_KEYS = frozenset(("id", "reach", "is_customer", "verified", "role"))
 _THREAD_KEYS = frozenset(("id", "published_at", "by_brand"))
 _SIGNAL_KEYS = frozenset(("tone", "severity", "constructive", "arousal", "topics"))
 _TONES = frozenset(TONES)
+_ROLES = frozenset(AUTHOR_ROLES)
 _TOPICS = frozenset(TOPICS)
 _FULLMATCH_ID = ID_PATTERN.fullmatch
 _FULLMATCH_LANG = LANG_PATTERN.fullmatch
@@ -77,7 +78,8 @@ def _optional_id(value: Any) -> str | None:
 
 
 def _aware(value: Any) -> datetime:
-    if type(value) is not str:
+    # Control characters around a time are the schema's to refuse.
+    if type(value) is not str or not value.isprintable():
         raise _Declined
     try:
         # The function marshmallow's "iso" format calls: the same datetimes.
@@ -133,7 +135,14 @@ def _author(value: Any) -> Author:
         reach=_optional_int(value.get("reach"), MAX_REACH),
         is_customer=_optional_bool(value.get("is_customer")),
         verified=_optional_bool(value.get("verified")),
+        role=_role(value.get("role")),
     )
+
+
+def _role(value: Any) -> str | None:
+    if value is None or (type(value) is str and value in _ROLES):
+        return value
+    raise _Declined
 
 
 def _thread(value: Any) -> Thread | None:

@@ -27,6 +27,7 @@ class Author:
     reach: int | None = None
     is_customer: bool | None = None
     verified: bool | None = None
+    role: str | None = None  # catalogue.AUTHOR_ROLES; None: not said (an ordinary author)
 
 
 @dataclass(frozen=True, slots=True)

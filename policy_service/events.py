@@ -25,7 +25,7 @@ from policy_service.event_model import (
     Thread,
     is_valid_id,
 )
-from policy_service.ruleset.catalogue import TONES, TOPICS
+from policy_service.ruleset.catalogue import AUTHOR_ROLES, TONES, TOPICS
 
 __all__ = [
     "EVENT_SCHEMA",
@@ -82,7 +82,16 @@ class Integer(_DirectValidation, ma.fields.Integer):
 
 
 class AwareDateTime(_DirectValidation, ma.fields.AwareDateTime):
-    pass
+    """An ISO 8601 time with a zone, and nothing around it.
+
+    The parser stops at what it understands: a trailing NUL or control
+    character would otherwise pass unnoticed.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and not value.isprintable():
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class Nested(_DirectValidation, ma.fields.Nested):
@@ -131,6 +140,11 @@ class AuthorSchema(_StrictSchema):
     )
     is_customer = StrictBoolean(allow_none=True)
     verified = StrictBoolean(allow_none=True)
+    role = String(
+        validate=ma.validate.OneOf(AUTHOR_ROLES),
+        allow_none=True,
+        metadata={"description": "public, staff or partner (a verified partner account)"},
+    )
 
 
 class ThreadSchema(_StrictSchema):

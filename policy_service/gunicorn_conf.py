@@ -10,7 +10,10 @@ Why these values:
 - timeout 30 s: far above the state store's budget (0.25 s socket timeouts, at
   most 2 retries, then a degraded answer), so a worker is only killed when it
   is truly stuck; graceful_timeout lets in-flight requests finish on HUP and
-  TERM.
+  TERM. On HUP the master starts new workers on the same listening socket
+  before it stops the old ones, so no request is refused or cut
+  (tests/test_gunicorn.py reloads a real master under load). With the memory
+  store a HUP starts the state afresh: it lives in the worker.
 - request line and header limits: callers are services, not browsers; 8 KiB
   of headers is plenty and bounds what a hostile client can make us parse.
 """

@@ -40,7 +40,46 @@ _HELP: dict[str, tuple[str, str]] = {
     "policy_reload_total": ("counter", "Rule reload attempts, by outcome."),
     "policy_rules_revision_info": ("gauge", "The rules revision this process serves (value 1)."),
     "policy_degraded_total": ("counter", "Decisions given without the full account state."),
+    "policy_store_seconds": ("histogram", "Time of one state store step, by operation."),
+    "policy_analyzer_seconds": ("histogram", "Time to fill the signals a caller left out."),
+    "policy_rate_limited_total": ("counter", "Requests or events refused by a rate limit."),
+    "policy_rails_total": ("counter", "Events whose decision a safety rail changed, by rail."),
+    "policy_folded_total": (
+        "counter",
+        "Escalations folded into the open one (duplicates not counted).",
+    ),
 }
+
+
+class _Histogram:
+    """Counts per bucket plus +Inf (cumulated only when exposed), and the sum."""
+
+    __slots__ = ("buckets", "counts", "total")
+
+    def __init__(self, buckets: tuple[float, ...]) -> None:
+        self.buckets = buckets
+        self.counts = [0] * (len(buckets) + 1)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(self.buckets, seconds)] += 1
+        self.total += seconds
+
+    def copy(self) -> _Histogram:
+        other = _Histogram(self.buckets)
+        other.counts, other.total = list(self.counts), self.total
+        return other
+
+    def lines(self, name: str, labels: dict[str, str]) -> list[str]:
+        out: list[str] = []
+        running = 0
+        for bound, n in zip((*map(_number, self.buckets), "+Inf"), self.counts, strict=True):
+            running += n
+            out.append(f"{name}_bucket{_labels(**labels, le=bound)} {running}")
+        suffix = _labels(**labels) if labels else ""
+        out.append(f"{name}_sum{suffix} {_number(self.total)}")
+        out.append(f"{name}_count{suffix} {running}")
+        return out
 
 
 class Metrics:
@@ -51,24 +90,55 @@ class Metrics:
         self._buckets = tuple(sorted(buckets))
         self._decisions: dict[tuple[str, str], int] = {}
         self._requests: dict[tuple[str, int], int] = {}
-        # One slot per bucket plus +Inf; cumulated only when exposed.
-        self._latency_counts = [0] * (len(self._buckets) + 1)
-        self._latency_sum = 0.0
+        self._latency = _Histogram(self._buckets)
+        self._store_latency: dict[str, _Histogram] = {}
+        self._analyzer_latency = _Histogram(self._buckets)
+        self._rate_limited: dict[str, int] = {}
+        self._rails: dict[str, int] = {}
+        self._folded = 0
         self._store_errors = 0
         self._degraded = 0
         self._reloads: dict[str, int] = {}
         self._last_reload: object = None
 
-    def decision(self, action: str, rule: str, seconds: float, *, degraded: bool) -> None:
-        """Count one decision and its latency."""
-        slot = bisect.bisect_left(self._buckets, seconds)
+    def decision(
+        self,
+        action: str,
+        rule: str,
+        seconds: float,
+        *,
+        degraded: bool,
+        rail: str | None = None,
+        folded: bool = False,
+    ) -> None:
+        """Count one decision, its latency, and what the rails did to it."""
         with self._lock:
             key = (action, rule)
             self._decisions[key] = self._decisions.get(key, 0) + 1
-            self._latency_counts[slot] += 1
-            self._latency_sum += seconds
+            self._latency.observe(seconds)
             if degraded:
                 self._degraded += 1
+            if rail is not None:
+                self._rails[rail] = self._rails.get(rail, 0) + 1
+            if folded:
+                self._folded += 1
+
+    def store_time(self, operation: str, seconds: float) -> None:
+        """The latency of one store step (observe, record)."""
+        with self._lock:
+            histogram = self._store_latency.get(operation)
+            if histogram is None:
+                histogram = self._store_latency[operation] = _Histogram(self._buckets)
+            histogram.observe(seconds)
+
+    def analyzer_time(self, seconds: float) -> None:
+        with self._lock:
+            self._analyzer_latency.observe(seconds)
+
+    def rate_limited(self, limit: str) -> None:
+        """One request (limit "token") or event (limit "account") refused."""
+        with self._lock:
+            self._rate_limited[limit] = self._rate_limited.get(limit, 0) + 1
 
     def request(self, endpoint: str, status: int) -> None:
         """Count one answered request; `endpoint` is the route template (bounded)."""
@@ -101,8 +171,12 @@ class Metrics:
         with self._lock:
             decisions = dict(self._decisions)
             requests = dict(self._requests)
-            counts = list(self._latency_counts)
-            total_seconds = self._latency_sum
+            latency = self._latency.copy()
+            store_latency = {op: h.copy() for op, h in self._store_latency.items()}
+            analyzer_latency = self._analyzer_latency.copy()
+            rate_limited = dict(self._rate_limited)
+            rails = dict(self._rails)
+            folded = self._folded
             store_errors = self._store_errors
             degraded = self._degraded
             reloads = dict(self._reloads)
@@ -121,14 +195,20 @@ class Metrics:
             labels = _labels(endpoint=endpoint, status=str(status))
             out.append(f"policy_requests_total{labels} {n}")
         header("policy_decision_seconds")
-        running = 0
-        for bound, n in zip(self._buckets, counts, strict=False):
-            running += n
-            out.append(f'policy_decision_seconds_bucket{{le="{_number(bound)}"}} {running}')
-        running += counts[-1]
-        out.append(f'policy_decision_seconds_bucket{{le="+Inf"}} {running}')
-        out.append(f"policy_decision_seconds_sum {_number(total_seconds)}")
-        out.append(f"policy_decision_seconds_count {running}")
+        out += latency.lines("policy_decision_seconds", {})
+        header("policy_store_seconds")
+        for operation, histogram in sorted(store_latency.items()):
+            out += histogram.lines("policy_store_seconds", {"operation": operation})
+        header("policy_analyzer_seconds")
+        out += analyzer_latency.lines("policy_analyzer_seconds", {})
+        header("policy_rate_limited_total")
+        for limit, n in sorted(rate_limited.items()):
+            out.append(f"policy_rate_limited_total{_labels(limit=limit)} {n}")
+        header("policy_rails_total")
+        for rail, n in sorted(rails.items()):
+            out.append(f"policy_rails_total{_labels(rail=rail)} {n}")
+        header("policy_folded_total")
+        out.append(f"policy_folded_total {folded}")
         header("policy_store_errors_total")
         out.append(f"policy_store_errors_total {store_errors}")
         header("policy_reload_total")

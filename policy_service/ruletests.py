@@ -14,9 +14,10 @@ from policy_service.analysis import Analyzer, TextSignals
 from policy_service.analysis.lexicon import LexiconAnalyzer
 from policy_service.clock import FixedClock
 from policy_service.evaluator import Evaluator
-from policy_service.events import parse_event
+from policy_service.events import Event, parse_event
 from policy_service.loaded_policy import FixedPolicy, LoadedPolicy
 from policy_service.ruleset.model import RuleTest
+from policy_service.state import RailsMarks
 from policy_service.state.memory import MemoryStore
 
 # What a test event gets when it does not say: rule authors write only what
@@ -91,7 +92,10 @@ def run_one(
     except ma.ValidationError as exc:
         return TestOutcome(ruleset, path, test, False, [f"invalid test event: {exc.messages}"])
     clock = FixedClock(event.occurred_at + timedelta(seconds=test.after_seconds))
-    evaluator = Evaluator(FixedPolicy(policy), MemoryStore(), clock, analyzer or test_analyzer())
+    store = MemoryStore()
+    if test.rails:
+        given_rails(store, event, test.rails, int(clock.now().timestamp() * 1000))
+    evaluator = Evaluator(FixedPolicy(policy), store, clock, analyzer or test_analyzer())
     decision, _ = evaluator.decide(event, ruleset=ruleset, given_state=test.state)
     failures = [
         f"expected {key} {want!r}, got {decision.get(key)!r}"
@@ -99,3 +103,20 @@ def run_one(
         if decision.get(key) != want
     ]
     return TestOutcome(ruleset, path, test, not failures, failures, decision)
+
+
+def given_rails(store: MemoryStore, event: Event, given: Mapping[str, int], now_ms: int) -> None:
+    """Put a test's rails state into the store the way decisions would have left it."""
+    escalations = given.get("escalations_1h", 0)
+    for n in range(escalations):
+        marks = RailsMarks(now_ms, f"d-earlier-escalation-{n + 1}", escalation_cap=escalations)
+        store.record(event.account, f"earlier-escalation-{n + 1}", {}, marks)
+    if "author_answered" in given:
+        ago_ms = given["author_answered"] * 1000
+        marks = RailsMarks(
+            now_ms - ago_ms,
+            "d-earlier-answer",
+            answered_author=event.author.id,
+            answered_keep_ms=ago_ms + 1,
+        )
+        store.record(event.account, "earlier-answer", {}, marks)

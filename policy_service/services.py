@@ -8,6 +8,7 @@ from policy_service.config import Settings
 from policy_service.evaluator import Evaluator
 from policy_service.loaded_policy import PolicyHolder
 from policy_service.metrics import Metrics
+from policy_service.ratelimit import TokenLimiter
 from policy_service.reloader import Reloader
 from policy_service.shadow import Shadow
 from policy_service.state import StateStore
@@ -26,3 +27,4 @@ class Services:
     shadow_reloader: Reloader | None = None
     capture: RedisCapture | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    token_limiter: TokenLimiter | None = None  # None: no per-token rate limit

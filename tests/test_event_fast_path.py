@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from policy_service.event_fast_path import fast_event
 from policy_service.events import load_event, parse_event
-from policy_service.ruleset.catalogue import TONES, TOPICS
+from policy_service.ruleset.catalogue import AUTHOR_ROLES, TONES, TOPICS
 from tests.conftest import make_event
 
 # Per field: values the schema accepts, and near misses (wrong types, out of
@@ -24,7 +24,15 @@ _TIMES = (
         "2026-11-25T10:00:00-05:30",
         "2026-11-25 10:00:00+00:00",
     ],
-    ["2026-11-25T10:00:00", "2026-11-25", "yesterday", "", 1764064800, None],
+    [
+        "2026-11-25T10:00:00",
+        "2026-11-25",
+        "yesterday",
+        "",
+        1764064800,
+        "2026-11-25T10:00:00Z\x00",
+        None,
+    ],
 )
 _OPTIONAL_BOOL = ([None, True, False], [1, 0, "yes", "true"])
 _FIELDS: dict[tuple[str, ...], tuple[list[Any], list[Any]]] = {
@@ -38,6 +46,7 @@ _FIELDS: dict[tuple[str, ...], tuple[list[Any], list[Any]]] = {
     ("author", "reach"): ([None, 0, 1200, 10**10], [10**10 + 1, -1, 1.5, True, "5"]),
     ("author", "is_customer"): _OPTIONAL_BOOL,
     ("author", "verified"): _OPTIONAL_BOOL,
+    ("author", "role"): ([None, *AUTHOR_ROLES], ["admin", "Staff", "staff\n", 1]),
     ("thread", "id"): ([None, *_IDS[0]], _IDS[1]),
     ("thread", "published_at"): ([None, *_TIMES[0]], _TIMES[1][:-1]),
     ("thread", "by_brand"): _OPTIONAL_BOOL,

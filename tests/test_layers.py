@@ -38,7 +38,11 @@ def _relative(path: Path) -> str:
         # redis: the Redis modules of the state layer only.
         (
             {"redis"},
-            {"policy_service/state/redis_store.py", "policy_service/state/redis_capture.py"},
+            {
+                "policy_service/state/redis_store.py",
+                "policy_service/state/redis_capture.py",
+                "policy_service/state/redis_permits.py",
+            },
         ),
         # Flask: the API and the app factory only.
         ({"flask", "werkzeug"}, {"policy_service/app.py"}),

@@ -191,3 +191,85 @@ def test_a_regex_that_does_not_compile(pattern: str, reason: str) -> None:
     found = problems(text)
     assert len(found) == 1
     assert "regular expression does not compile" in found[0] and reason in found[0], found
+
+
+# -- safety rails ---------------------------------------------------------------
+
+RAILS = """\
+rails:
+  escalations_per_hour: 3
+  exempt_roles: [staff, partner]
+  answer_author_once_within: 1h
+"""
+
+
+def test_rails_load_into_the_model() -> None:
+    rails = load_ruleset((VALID + RAILS).encode(), "demo.yaml").rails
+    assert rails is not None
+    assert rails.escalations_per_hour == 3
+    assert rails.exempt_roles == frozenset({"staff", "partner"})
+    assert rails.answer_author_once_within_seconds == 3600
+    assert load_ruleset(VALID.encode(), "demo.yaml").rails is None
+    assert load_ruleset((VALID + "rails: {}\n").encode(), "demo.yaml").rails is None
+
+
+@pytest.mark.parametrize(
+    ("rails", "expected"),
+    [
+        (
+            "rails: {escalation_per_hour: 3}",
+            "demo.yaml:10:9: error: unknown key 'escalation_per_hour' in rails "
+            "(hint: did you mean 'escalations_per_hour'?)",
+        ),
+        (
+            "rails: {escalations_per_hour: 0}",
+            "demo.yaml:10:31: error: escalations_per_hour must be a whole number 1..1000, not 0",
+        ),
+        (
+            "rails: {escalations_per_hour: many}",
+            "demo.yaml:10:31: error: escalations_per_hour must be a whole number 1..1000, "
+            "not 'many'",
+        ),
+        (
+            "rails: {exempt_roles: [staff, admin]}",
+            "demo.yaml:10:31: error: unknown author role 'admin' "
+            "(hint: expected one of: public, staff, partner)",
+        ),
+        (
+            "rails: {exempt_roles: staff}",
+            "demo.yaml:10:23: error: exempt_roles must be a non-empty list of: "
+            "public, staff, partner",
+        ),
+        (
+            "rails: {answer_author_once_within: soon}",
+            "demo.yaml:10:36: error: expected a duration such as 15m, 2h or 1d, not 'soon'",
+        ),
+        (
+            "rails: {answer_author_once_within: 0s}",
+            "demo.yaml:10:36: error: answer_author_once_within must be longer than 0s",
+        ),
+        ("rails: [3]", "demo.yaml:10:8: error: rails must be a mapping"),
+    ],
+)
+def test_rails_problems_have_their_position(rails: str, expected: str) -> None:
+    assert problems(VALID + rails + "\n") == [expected]
+
+
+def test_a_tests_given_rails_state_is_checked() -> None:
+    tests = """\
+tests:
+  - name: given rails
+    event: {text: hi}
+    rails: {escalations: 3, author_answered: 10m}
+    expect: {action: ignore}
+  - name: bad count
+    event: {text: hi}
+    rails: {escalations_1h: -1}
+    expect: {folded: false}
+"""
+    found = problems(VALID + tests)
+    assert found == [
+        "demo.yaml:13:13: error: unknown key 'escalations' in a test's rails "
+        "(hint: did you mean 'escalations_1h'?)",
+        "demo.yaml:17:29: error: escalations_1h must be a whole number 0..1000, not -1",
+    ]

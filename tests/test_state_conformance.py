@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 import redis
 
-from policy_service.state import CrisisRules, Observation, Observed, StateStore
+from policy_service.state import (
+    AccountLimit,
+    CrisisRules,
+    Observation,
+    Observed,
+    RailsMarks,
+    StateStore,
+)
 from policy_service.state.memory import MemoryStore
 from policy_service.state.redis_store import RedisStore
 
@@ -50,6 +57,9 @@ def observation(
     customer: bool | None = True,
     thread: str | None = "p1",
     crisis: CrisisRules = RULES,
+    now: datetime | None = None,
+    limit: AccountLimit | None = None,
+    rails: bool = False,
 ) -> Observation:
     return Observation(
         account=account,
@@ -61,7 +71,14 @@ def observation(
         is_customer=customer,
         thread_id=thread,
         crisis=crisis,
+        now_ms=ms(now or at),
+        limit=limit,
+        rails=rails,
     )
+
+
+def ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
 
 
 def send(store: StateStore, at: datetime, tone: str = "neutral", **kwargs: Any) -> Observed:
@@ -721,3 +738,143 @@ def test_abandon_never_replaces_a_recorded_decision(store: StateStore) -> None:
     store.record(obs.account, obs.event_id, {"event_id": obs.event_id, "action": "ignore"})
     store.abandon(obs.account, obs.event_id)
     assert store.observe(obs).previous == {"event_id": obs.event_id, "action": "ignore"}
+
+
+# Rate limit per account (the observe step)
+
+PER_MINUTE = AccountLimit(per_window=3, window_ms=60_000)
+
+
+def test_the_account_limit_refuses_new_events_past_it_and_counts_none_of_them(
+    store: StateStore,
+) -> None:
+    now = minutes(0) + timedelta(seconds=15)
+    for n in range(3):
+        assert not send(store, minutes(n), limit=PER_MINUTE, now=now).retry_after_ms
+    refused = store.observe(observation(minutes(3), "negative", limit=PER_MINUTE, now=now))
+    assert refused.retry_after_ms == 45_000  # until the clock's minute ends
+    assert refused.previous is None and dict(refused.fields) == {}
+    assert store.account_state("acme")["windows"]["1h"]["volume"] == 3
+    # refused events are not remembered: the same event id is new in the next window
+    later = store.observe(
+        observation(minutes(3), event_id="again", limit=PER_MINUTE, now=minutes(1))
+    )
+    assert not later.retry_after_ms and later.fields["volume_1h"] == 4
+    # other accounts have their own count
+    assert not send(store, minutes(0), account="other", limit=PER_MINUTE, now=now).retry_after_ms
+
+
+def test_a_duplicate_gets_its_first_decision_even_past_the_account_limit(
+    store: StateStore,
+) -> None:
+    now = minutes(0)
+    send(store, minutes(0), event_id="first", limit=PER_MINUTE, now=now)
+    send(store, minutes(0), limit=PER_MINUTE, now=now)
+    send(store, minutes(0), limit=PER_MINUTE, now=now)
+    again = store.observe(observation(minutes(0), event_id="first", limit=PER_MINUTE, now=now))
+    assert again.previous == {"event_id": "first", "action": "ignore"}
+    assert not again.retry_after_ms
+
+
+# Safety rails' state (observe reads it, record writes it)
+
+
+def escalate(
+    store: StateStore, now: datetime, cap: int = 2, event_id: str | None = None
+) -> tuple[Observed, str | None]:
+    """Observe an event and record an escalation for it, as the evaluator does."""
+    obs = observation(minutes(0), event_id=event_id, now=now, rails=True)
+    observed = store.observe(obs)
+    decision = {"decision_id": f"d-{obs.event_id}", "action": "escalate", "folded": False}
+    marks = RailsMarks(ms(now), f"d-{obs.event_id}", escalation_cap=cap)
+    return observed, store.record(obs.account, obs.event_id, decision, marks)
+
+
+def test_escalations_are_counted_until_the_cap_then_folded_into_the_newest(
+    store: StateStore,
+) -> None:
+    first, into = escalate(store, minutes(0), event_id="x1")
+    assert first.rails is not None and first.rails.escalations_1h == 0 and into is None
+    escalate(store, minutes(10), event_id="x2")
+    seen, into = escalate(store, minutes(20), event_id="x3")
+    assert seen.rails is not None
+    assert (seen.rails.escalations_1h, seen.rails.open_escalation) == (2, "d-x2")
+    assert into == "d-x2"
+    # the folded one is stored folded (its duplicate gets it) and is not counted
+    again = store.observe(observation(minutes(0), event_id="x3", rails=True))
+    assert again.previous == {
+        "decision_id": "d-x3",
+        "action": "escalate",
+        "folded": True,
+        "folded_into": "d-x2",
+    }
+    # an hour after the first, one slot is free again (the hour before the clock's now)
+    seen, into = escalate(store, minutes(60), event_id="x4")
+    assert seen.rails is not None and seen.rails.escalations_1h == 1 and into is None
+    seen, _ = escalate(store, minutes(61), event_id="x5")
+    assert seen.rails is not None
+    assert (seen.rails.escalations_1h, seen.rails.open_escalation) == (2, "d-x4")
+
+
+def test_the_cap_holds_under_concurrent_escalations(store: StateStore) -> None:
+    folded: list[str | None] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        for k in range(5):
+            _, into = escalate(store, minutes(0), cap=3, event_id=f"w{n}-{k}")
+            with lock:
+                folded.append(into)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(folded) == 40
+    assert folded.count(None) == 3  # exactly three paged, whatever the interleaving
+
+
+def test_an_answered_author_is_seen_by_the_next_observe(store: StateStore) -> None:
+    obs = observation(minutes(0), author="fan1", now=minutes(5), rails=True)
+    assert store.observe(obs).rails.author_answered_ms is None  # type: ignore[union-attr]
+    marks = RailsMarks(ms(minutes(5)), "d-a", answered_author="fan1", answered_keep_ms=3_600_000)
+    assert store.record("acme", obs.event_id, {"action": "reply_to_fans"}, marks) is None
+    later = store.observe(observation(minutes(1), author="fan1", now=minutes(30), rails=True))
+    assert later.rails is not None and later.rails.author_answered_ms == ms(minutes(5))
+    other = store.observe(observation(minutes(1), author="fan2", now=minutes(30), rails=True))
+    assert other.rails is not None and other.rails.author_answered_ms is None
+    assert store.observe(observation(minutes(2), author="fan1")).rails is None  # not asked
+
+
+def test_rate_limit_and_rails_keys_carry_the_account_tag_and_a_ttl(
+    redis_store: RedisStore, raw: redis.Redis[str]
+) -> None:
+    escalate(redis_store, minutes(0), event_id="k1")
+    obs = observation(minutes(0), event_id="k2", now=minutes(0), limit=PER_MINUTE, rails=True)
+    redis_store.observe(obs)
+    marks = RailsMarks(ms(minutes(0)), "d-k2", answered_author="u1", answered_keep_ms=600_000)
+    redis_store.record("acme", "k2", {"action": "acknowledge"}, marks)
+    keys = {key.split(":", 2)[2].split(":")[0]: key for key in raw.scan_iter("*")}
+    assert {"rl", "esc", "aa"} <= set(keys)
+    for kind in ("rl", "esc", "aa"):
+        assert keys[kind].startswith("policy:{acme}:")
+    assert 0 < raw.pttl(keys["rl"]) <= 61_000
+    assert 3_599_000 < raw.pttl(keys["esc"]) <= 3_601_000
+    assert 599_000 < raw.pttl(keys["aa"]) <= 601_000
+
+
+def test_observe_and_record_with_limit_and_rails_still_cost_one_round_trip_each(
+    redis_store: RedisStore, raw: redis.Redis[str]
+) -> None:
+    escalate(redis_store, minutes(0), event_id="warm")  # loads both scripts
+    raw.config_resetstat()
+    obs = observation(minutes(1), now=minutes(1), limit=PER_MINUTE, rails=True)
+    redis_store.observe(obs)
+    marks = RailsMarks(ms(minutes(1)), "d-1", escalation_cap=5)
+    redis_store.record("acme", obs.event_id, {"action": "escalate", "folded": False}, marks)
+    stats = raw.info("commandstats")
+    sent = {name: value["calls"] for name, value in stats.items() if name.startswith("cmdstat_")}
+    assert sent["cmdstat_evalsha"] == 2
+    for other in ("eval", "script", "multi", "exec", "incrby"):
+        assert f"cmdstat_{other}" not in sent

@@ -24,6 +24,15 @@ _BAD_INPUT = {
     "413": _problem("body too large"),
     "415": _problem("content type is not application/json"),
     "422": _problem("invalid fields"),
+    "429": {
+        **_problem("a rate limit (of the token, or of the event's account) is reached"),
+        "headers": {
+            "Retry-After": {
+                "description": "seconds until the limit's window ends",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    },
 }
 
 

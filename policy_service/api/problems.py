@@ -10,6 +10,9 @@ import marshmallow as ma
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
+from policy_service.errors import RateLimited
+from policy_service.ratelimit import retry_after_header
+
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "application/problem+json"
@@ -24,12 +27,14 @@ class ApiProblem(Exception):
         title: str,
         detail: str,
         errors: Mapping[str, list[str]] | None = None,
+        retry_after_seconds: float | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
         self.errors = dict(errors or {})
+        self.retry_after_seconds = retry_after_seconds  # a 429's Retry-After
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -65,7 +70,16 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 
 def problem_response(problem: ApiProblem) -> Response:
     response = Response(json.dumps(problem.to_json()), problem.status, mimetype=PROBLEM_TYPE)
+    if problem.retry_after_seconds is not None:
+        response.headers["Retry-After"] = retry_after_header(problem.retry_after_seconds)
     return response
+
+
+def too_many_requests(exc: RateLimited) -> ApiProblem:
+    """The 429 problem of a refused request or event."""
+    return ApiProblem(
+        429, "Too Many Requests", str(exc) + ".", retry_after_seconds=exc.retry_after_seconds
+    )
 
 
 def register_error_handlers(app: Flask) -> None:

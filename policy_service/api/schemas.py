@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from policy_service.rails import RAILS
 from policy_service.ruleset.catalogue import ACTIONS
 
 MAX_BATCH_EVENTS = 500
@@ -47,6 +48,22 @@ class DecisionSchema(ma.Schema):
     decided_at = ma.fields.String(required=True)
     degraded = ma.fields.Boolean(required=True)
     duplicate = ma.fields.Boolean(required=True)
+    folded = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "an escalation past the rule set's cap, folded into the open one"},
+    )
+    folded_into = ma.fields.String(
+        allow_none=True, metadata={"description": "decision id of the open escalation, if folded"}
+    )
+    rail = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.OneOf(RAILS),
+        metadata={"description": "the safety rail that changed the rule's action, if any"},
+    )
+    rule_action = ma.fields.String(
+        validate=ma.validate.OneOf(ACTIONS),
+        metadata={"description": "the winning rule's own action, when a rail changed it"},
+    )
 
 
 class ProblemSchema(ma.Schema):

@@ -8,21 +8,29 @@ from typing import Any
 
 import marshmallow as ma
 import orjson
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from policy_service.api.auth import Access, AuthError
 from policy_service.api.openapi import build_spec
-from policy_service.api.problems import ApiProblem, problem_response, validation_problem
+from policy_service.api.problems import (
+    ApiProblem,
+    problem_response,
+    too_many_requests,
+    validation_problem,
+)
 from policy_service.api.schemas import BatchRequestSchema
-from policy_service.errors import EventError, StoreUnavailable
+from policy_service.errors import EventError, RateLimited, StoreUnavailable
 from policy_service.events import is_valid_id, parse_event
 from policy_service.loaded_policy import PolicyHolder
 from policy_service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from policy_service.ratelimit import retry_after_header
 from policy_service.reloader import Reloader
 from policy_service.services import Services
 
 MAX_EVENT_BYTES = 64 * 1024
 MAX_BATCH_BYTES = 4 * 1024 * 1024
+# Whom the per-token rate limit counts when access control is off (development).
+OPEN_CALLER = "(no token)"
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
@@ -41,15 +49,16 @@ def access() -> Access:
 
 @bp.before_request
 def _authorize() -> Response | None:
-    """401 without a valid bearer token, 403 when its scope does not cover the view."""
+    """401 without a valid bearer token, 403 when its scope does not cover the view;
+    then the token's rate limit (429)."""
     guard = access()
-    if guard.registry is None:
-        return None
     scope = guard.required_scope(request.endpoint)
     if scope is None:
         return None
     try:
-        guard.registry.authorize(request.headers.get("Authorization"), scope)
+        g.caller = OPEN_CALLER
+        if guard.registry is not None:
+            g.caller = guard.registry.authorize(request.headers.get("Authorization"), scope).name
     except AuthError as exc:
         title = "Unauthorized" if exc.status == 401 else "Forbidden"
         response = problem_response(ApiProblem(exc.status, title, exc.detail))
@@ -60,7 +69,22 @@ def _authorize() -> Response | None:
                 f'Bearer realm="policy-service", error="insufficient_scope", scope="{scope}"'
             )
         return response
+    if request.endpoint != "api.decide_batch":
+        # A batch pays one permit per event, once its size is known.
+        _spend_token_permits(1)
     return None
+
+
+def _spend_token_permits(permits: int) -> None:
+    """429 when the caller's token has no permits left in this window."""
+    limiter = services().token_limiter
+    if limiter is None:
+        return
+    caller = g.get("caller", OPEN_CALLER)
+    wait = limiter.acquire(caller, permits)
+    if wait:
+        services().metrics.rate_limited("token")
+        raise too_many_requests(RateLimited(f"token {caller!r}", wait))
 
 
 @bp.after_app_request
@@ -101,6 +125,9 @@ def _decide(data: Any) -> dict[str, Any]:
         raise validation_problem(exc) from None
     try:
         decision, duplicate = services().evaluator.decide(event)
+    except RateLimited as exc:
+        services().metrics.rate_limited("account")
+        raise too_many_requests(exc) from None
     except EventError as exc:
         raise ApiProblem(422, "Cannot decide", str(exc)) from None
     decision["duplicate"] = duplicate
@@ -115,8 +142,15 @@ def _json_response(body: Any) -> Response:
 def _log_decision(decision: dict[str, Any], started: float) -> None:
     elapsed = time.perf_counter() - started
     metrics = services().metrics
+    # What the rails did is counted once per event: a duplicate repeats it.
+    fresh = not decision["duplicate"]
     metrics.decision(
-        decision["action"], decision["rule"], elapsed, degraded=bool(decision["degraded"])
+        decision["action"],
+        decision["rule"],
+        elapsed,
+        degraded=bool(decision["degraded"]),
+        rail=decision.get("rail") if fresh else None,
+        folded=fresh and bool(decision.get("folded")),
     )
     if decision.get("state_problems"):
         metrics.store_error()
@@ -132,6 +166,8 @@ def _log_decision(decision: dict[str, Any], started: float) -> None:
             "revision": decision["ruleset"]["revision"],
             "duplicate": decision["duplicate"],
             "degraded": decision["degraded"],
+            "rail": decision.get("rail"),
+            "folded": decision.get("folded"),
             "latency_ms": round(elapsed * 1000, 3),
         },
     )
@@ -154,17 +190,25 @@ def decide_batch() -> Response:
         events = _BATCH_SCHEMA.load(body)["events"]
     except ma.ValidationError as exc:
         raise validation_problem(exc, "batch") from None
+    _spend_token_permits(len(events))
     results: list[dict[str, Any]] = []
+    retry_after: float | None = None
     for item in events:
         started = time.perf_counter()
         try:
             decision = _decide(item)
         except ApiProblem as problem:
             results.append({"error": problem.to_json()})
+            if problem.retry_after_seconds is not None:
+                retry_after = max(retry_after or 0.0, problem.retry_after_seconds)
             continue
         _log_decision(decision, started)
         results.append(decision)
-    return _json_response({"results": results})
+    response = _json_response({"results": results})
+    if retry_after is not None:
+        # Some events were refused by their account's rate limit: when to send them again.
+        response.headers["Retry-After"] = retry_after_header(retry_after)
+    return response
 
 
 @bp.get("/v1/accounts/<account>/state")

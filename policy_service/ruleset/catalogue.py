@@ -24,6 +24,9 @@ TONES = ("positive", "neutral", "negative", "hostile")
 TOPICS = ("safety", "legal", "data_leak", "discrimination", "outage", "refund")
 CRISIS_LEVELS = ("calm", "watch", "crisis", "recovery")
 ACTIONS = ("ignore", "acknowledge", "reply_to_fans", "escalate")
+# Who the author is to the brand, as the caller knows it: rails may exempt staff
+# and verified partners from automated actions.
+AUTHOR_ROLES = ("public", "staff", "partner")
 
 # durable_rules' JSON reader refuses exponents (1e-05, 1E+2: "error code 204"),
 # which Python writes for floats below 1e-4 or from 1e16 in magnitude: rule
@@ -70,6 +73,12 @@ FIELDS: tuple[Field, ...] = (
     Field("author.reach", Kind.INTEGER, "followers or audience of the author", minimum=0),
     Field("author.is_customer", Kind.BOOL, "the author is a known customer"),
     Field("author.verified", Kind.BOOL, "the author's account is verified"),
+    Field(
+        "author.role",
+        Kind.ENUM,
+        "who the author is to the brand: public, staff or (verified) partner",
+        values=AUTHOR_ROLES,
+    ),
     Field(
         "author.is_multiplier",
         Kind.BOOL,

@@ -12,7 +12,7 @@ from typing import Any
 
 from policy_service.errors import Problem, RuleFileError
 from policy_service.ruleset import catalogue, lint
-from policy_service.ruleset.catalogue import BY_NAME, OPERATORS, Kind
+from policy_service.ruleset.catalogue import AUTHOR_ROLES, BY_NAME, OPERATORS, Kind
 from policy_service.ruleset.durations import parse_duration
 from policy_service.ruleset.model import (
     AllOf,
@@ -23,6 +23,7 @@ from policy_service.ruleset.model import (
     Not,
     Outcome,
     Policy,
+    Rails,
     Rule,
     RuleSet,
     RuleTest,
@@ -36,13 +37,18 @@ MAX_WORD_CHARS = 100
 MAX_RULES = 1000
 MAX_PRIORITY = 100_000
 MAX_LIST_VALUES = 200
-TOP_KEYS = ("ruleset", "description", "thresholds", "crisis", "rules", "tests")
+TOP_KEYS = ("ruleset", "description", "thresholds", "crisis", "rails", "rules", "tests")
+RAILS_KEYS = ("escalations_per_hour", "exempt_roles", "answer_author_once_within")
+MAX_ESCALATIONS_PER_HOUR = 1000
+# The rails' state an inline test may give: escalations in the hour, and how long
+# ago the author was last answered.
+TEST_RAILS_KEYS = ("escalations_1h", "author_answered")
 CRISIS_KEYS = ("watch", "crisis", "cool_down")
 THRESHOLD_KEYS = ("multiplier_reach", "stale_after")
 RULE_KEYS = ("id", "priority", "description", "when", "then")
 THEN_KEYS = ("action", "route", "respond_within", "guidance")
-TEST_KEYS = ("name", "event", "state", "after", "expect")
-EXPECT_KEYS = ("action", "rule", "route", "matched_rules")
+TEST_KEYS = ("name", "event", "state", "rails", "after", "expect")
+EXPECT_KEYS = ("action", "rule", "route", "matched_rules", "folded", "rail")
 STATE_KEYS = tuple(
     sorted(name.removeprefix("state.") for name in BY_NAME if name.startswith("state."))
 )
@@ -238,12 +244,22 @@ class _Checker:
         description = self.text(doc, "description", 2000)
         thresholds = self.thresholds(doc.get("thresholds"), doc.value_pos.get("thresholds"))
         crisis = self.crisis(doc.get("crisis"), doc.value_pos.get("crisis"))
+        rails = self.rails(doc.get("rails"), doc.value_pos.get("rails"))
         rules = self.rules(doc)
         rule_ids = {r.id for r in rules}
         tests = self.tests(doc.get("tests"), doc.value_pos.get("tests", doc.pos), rule_ids)
         if name is None:
             return None
-        return RuleSet(name, self.path, description, thresholds, tuple(rules), tuple(tests), crisis)
+        return RuleSet(
+            name,
+            self.path,
+            description,
+            thresholds,
+            tuple(rules),
+            tuple(tests),
+            crisis,
+            rails=rails,
+        )
 
     def text(self, container: LocDict, key: str, limit: int) -> str | None:
         if key not in container or container[key] is None:
@@ -297,6 +313,85 @@ class _Checker:
         if "cool_down" in value:
             cool_down = self.duration(value["cool_down"], value.value_pos["cool_down"]) or cool_down
         return CrisisLevels(levels["watch"], levels["crisis"], cool_down)
+
+    def rails(self, value: Any, pos: Pos | None) -> Rails | None:
+        if value is None:
+            return None
+        if not self.mapping(value, pos or Pos(1, 1), "rails", RAILS_KEYS):
+            return None
+        assert isinstance(value, LocDict)
+        cap = None
+        if value.get("escalations_per_hour") is not None:
+            cap = self.count(
+                value["escalations_per_hour"],
+                value.value_pos["escalations_per_hour"],
+                "escalations_per_hour",
+                1,
+                MAX_ESCALATIONS_PER_HOUR,
+            )
+        roles: frozenset[str] = frozenset()
+        if value.get("exempt_roles") is not None:
+            roles = self.roles(value["exempt_roles"], value.value_pos["exempt_roles"])
+        within = None
+        if value.get("answer_author_once_within") is not None:
+            raw, raw_pos = (
+                value["answer_author_once_within"],
+                value.value_pos["answer_author_once_within"],
+            )
+            within = self.duration(raw, raw_pos)
+            if within == 0:
+                self.error(raw_pos, "answer_author_once_within must be longer than 0s")
+                within = None
+        if cap is None and not roles and within is None:
+            return None  # every rail off: decisions pay nothing for them
+        return Rails(cap, roles, within)
+
+    def count(self, value: Any, pos: Pos, what: str, low: int, high: int) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.error(pos, f"{what} must be a whole number {low}..{high}, not {value!r}")
+            return None
+        return value
+
+    def roles(self, value: Any, pos: Pos) -> frozenset[str]:
+        if not isinstance(value, LocList) or not value:
+            self.error(pos, f"exempt_roles must be a non-empty list of: {', '.join(AUTHOR_ROLES)}")
+            return frozenset()
+        roles: set[str] = set()
+        for role, role_pos in zip(value, value.item_pos, strict=True):
+            if role not in AUTHOR_ROLES:
+                self.error(
+                    role_pos,
+                    f"unknown author role {role!r}",
+                    _suggest(str(role), AUTHOR_ROLES)
+                    or f"expected one of: {', '.join(AUTHOR_ROLES)}",
+                )
+            else:
+                roles.add(str(role))
+        return frozenset(roles)
+
+    def test_rails(self, value: Any, pos: Pos) -> dict[str, int] | None:
+        """A test's given rails state: {escalations_1h: n, author_answered: 10m (ago)}."""
+        if not self.mapping(value, pos, "a test's rails", TEST_RAILS_KEYS):
+            return None
+        assert isinstance(value, LocDict)
+        given: dict[str, int] = {}
+        if "escalations_1h" in value:
+            count = self.count(
+                value["escalations_1h"],
+                value.value_pos["escalations_1h"],
+                "escalations_1h",
+                0,
+                MAX_ESCALATIONS_PER_HOUR,
+            )
+            if count is None:
+                return None
+            given["escalations_1h"] = count
+        if "author_answered" in value:
+            ago = self.duration(value["author_answered"], value.value_pos["author_answered"])
+            if ago is None:
+                return None
+            given["author_answered"] = ago
+        return given
 
     def duration(self, value: Any, pos: Pos) -> int | None:
         try:
@@ -604,6 +699,12 @@ class _Checker:
                     return None
         else:
             return None
+        rails: dict[str, int] = {}
+        if "rails" in item:
+            given = self.test_rails(item["rails"], item.value_pos["rails"])
+            if given is None:
+                return None
+            rails = given
         after = 0
         if "after" in item:
             parsed = self.duration(item["after"], item.value_pos["after"])
@@ -632,7 +733,9 @@ class _Checker:
                     expect.pos, f"expect names rule {rule_id!r}, which this file does not define"
                 )
                 return None
-        return RuleTest(name.strip(), _plain(event), _plain(expect), _plain(state), after, pos)
+        return RuleTest(
+            name.strip(), _plain(event), _plain(expect), _plain(state), after, pos, rails
+        )
 
 
 class _Invalid:

@@ -72,6 +72,8 @@ class RuleTest:
     state: dict[str, Any] = field(default_factory=dict)
     after_seconds: int = 0  # the clock reads occurred_at plus this
     pos: Pos = Pos(1, 1)
+    # the rails' state before the event: escalations_1h (count), author_answered (seconds ago)
+    rails: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,18 @@ class CrisisLevels:
 
 
 @dataclass(frozen=True)
+class Rails:
+    """Safety rails: limits on automated actions that hold whatever the rules say.
+
+    None / empty: that rail is off.
+    """
+
+    escalations_per_hour: int | None = None  # past it, escalations fold into the open one
+    exempt_roles: frozenset[str] = frozenset()  # authors who only get ignore / acknowledge
+    answer_author_once_within_seconds: int | None = None  # one reply / acknowledge per author
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """One validated rule set (one file)."""
 
@@ -101,6 +115,7 @@ class RuleSet:
     tests: tuple[RuleTest, ...]
     crisis: CrisisLevels = CrisisLevels()
     warnings: tuple[Problem, ...] = ()
+    rails: Rails | None = None  # None: the rule set has no rails section
 
     def rule(self, rule_id: str) -> Rule:
         return self.rules_by_id[rule_id]

@@ -8,7 +8,7 @@ alike, proven by one conformance suite.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -22,6 +22,10 @@ DEDUP_SECONDS = 7 * 86400  # a duplicate within a week gets the first answer
 ABANDONED = "!"
 PENDING_SECONDS = 30  # a decision in progress blocks duplicates this long at most
 TRANSITIONS_KEPT = 50
+ESCALATION_WINDOW_MS = 3_600_000  # the escalation cap counts the hour before the clock's now
+# Written as the decision's first "folded" value, so that the record step can
+# fold a stored decision by replacing this one text (see `folded`).
+UNFOLDED = '"folded":false'
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,46 @@ class CrisisRules:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountLimit:
+    """At most `per_window` new events per account in each window of the service's clock."""
+
+    per_window: int
+    window_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class RailsSeen:
+    """What the safety rails need to know of the account, read by the observe step."""
+
+    escalations_1h: int = 0  # escalations that were not folded, in the hour before now
+    open_escalation: str | None = None  # the newest of them: where further ones are folded
+    author_answered_ms: int | None = None  # when this author was last answered (clock time)
+
+
+@dataclass(frozen=True, slots=True)
+class RailsMarks:
+    """What the record step updates for the rails, atomically with storing the decision.
+
+    With `escalation_cap`, the decision escalates: it is counted in the
+    account's hour, unless `escalation_cap` escalations already are; then it
+    is stored and returned folded into the newest of them. `answered_author`
+    marks that the decision answers its author (for `answer_author_once_within`).
+    """
+
+    now_ms: int
+    decision_id: str
+    escalation_cap: int = 0
+    answered_author: str | None = None
+    answered_keep_ms: int = 0
+
+
+def fold(decision: MutableMapping[str, Any], into: str | None) -> None:
+    """Fold the decision into the open escalation `into`: still escalate, paged once."""
+    decision["folded"] = True
+    decision["folded_into"] = into
+
+
+@dataclass(frozen=True, slots=True)
 class Observation:
     """What the store needs to know of one event."""
 
@@ -64,6 +108,9 @@ class Observation:
     is_customer: bool | None
     thread_id: str | None
     crisis: CrisisRules
+    now_ms: int = 0  # the service's clock: rate-limit windows and rails
+    limit: AccountLimit | None = None  # None: no per-account rate limit
+    rails: bool = False  # read the rails' state (RailsSeen) too
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +121,8 @@ class Observed:
     says another request is deciding the same event id right now; `retry`
     says the event was counted before but deciding it failed (see `abandon`).
     In these cases nothing was counted. `fields` are the `state.*` values.
+    `retry_after_ms` > 0: the account's rate limit refused the event (nothing
+    counted, no fields); it may come back after that long.
     """
 
     fields: Mapping[str, Any]
@@ -83,6 +132,8 @@ class Observed:
     crisis_since: datetime | None = None  # when the current crisis episode began
     degraded: bool = False
     problems: tuple[str, ...] = field(default_factory=tuple)
+    retry_after_ms: int = 0
+    rails: RailsSeen | None = None
 
 
 class StateStore(Protocol):
@@ -92,8 +143,18 @@ class StateStore(Protocol):
         """Deduplicate, count and update the level, then snapshot: atomically."""
         ...
 
-    def record(self, account: str, event_id: str, decision: Mapping[str, Any]) -> None:
-        """Keep the decision so a duplicate of the event gets the same answer."""
+    def record(
+        self,
+        account: str,
+        event_id: str,
+        decision: Mapping[str, Any],
+        marks: RailsMarks | None = None,
+    ) -> str | None:
+        """Keep the decision so a duplicate of the event gets the same answer.
+
+        With `marks`, update the rails' state in the same step; returns the open
+        escalation the decision was folded into (stored folded), or None.
+        """
         ...
 
     def abandon(self, account: str, event_id: str) -> None:

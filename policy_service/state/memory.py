@@ -16,9 +16,13 @@ import orjson
 from policy_service.state import (
     ABANDONED,
     DEDUP_SECONDS,
+    ESCALATION_WINDOW_MS,
     TRANSITIONS_KEPT,
     Observation,
     Observed,
+    RailsMarks,
+    RailsSeen,
+    fold,
 )
 from policy_service.state.levels import COUNTERS, LevelState, advance, derive
 
@@ -28,6 +32,7 @@ DAY_MS = 24 * HOUR_MS
 MAX_EVENTS_PER_ACCOUNT = 200_000
 MAX_PER_AUTHOR = 100
 MAX_PER_THREAD = 1000
+MAX_ANSWERED_AUTHORS = 10_000  # beyond this, marks older than their keep time are dropped
 
 
 def to_ms(at: datetime) -> int:
@@ -109,6 +114,13 @@ class _Account:
     # event id -> (event time, the decision as JSON, or None while pending), oldest
     # first; JSON text rather than dicts keeps the garbage collector's work small.
     events: OrderedDict[str, tuple[int, str | None]] = field(default_factory=OrderedDict)
+    # the rate limit's current window (of the service's clock) and its new events
+    limit_window: int = -1
+    limit_used: int = 0
+    # rails: (clock time, decision id) of the escalations not folded, newest last,
+    # at most the cap; author -> (clock time answered, until when the mark counts)
+    escalations: list[tuple[int, str]] = field(default_factory=list)
+    answered: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 _VOLUME, _NEGATIVE, _HOSTILE, _POSITIVE, _MULTIPLIER, _NON_CUSTOMER = range(len(COUNTERS))
@@ -132,14 +144,19 @@ class MemoryStore:
         with self._lock:
             account = self._account(observation.account)
             seen = account.events.get(observation.event_id)
+            rails = _rails_seen(account, observation) if observation.rails else None
             if seen is not None:
                 fields = self._snapshot(account, observation)
                 since = self._crisis_since(account)
                 if seen[1] is None:
-                    return Observed(fields, pending=True, crisis_since=since)
+                    return Observed(fields, pending=True, crisis_since=since, rails=rails)
                 if seen[1] == ABANDONED:
-                    return Observed(fields, retry=True, crisis_since=since)
+                    return Observed(fields, retry=True, crisis_since=since, rails=rails)
                 return Observed(fields, previous=orjson.loads(seen[1]))
+            if observation.limit is not None:
+                retry_after_ms = _take_permit(account, observation)
+                if retry_after_ms:
+                    return Observed({}, retry_after_ms=retry_after_ms)
             account.events[observation.event_id] = (at_ms, None)
             self._count(account, observation, at_ms)
             self._forget_old_events(account)
@@ -157,7 +174,7 @@ class MemoryStore:
                 account.transitions.append({"from": before, "to": after, "at": iso(moved_ms)})
             del account.transitions[:-TRANSITIONS_KEPT]
             fields["crisis_level"] = account.level.level
-            return Observed(fields, crisis_since=self._crisis_since(account))
+            return Observed(fields, crisis_since=self._crisis_since(account), rails=rails)
 
     def _count(self, account: _Account, obs: Observation, at_ms: int) -> None:
         account.watermark_ms = max(account.watermark_ms, at_ms)
@@ -217,13 +234,28 @@ class MemoryStore:
                 break
             del events[oldest_id]
 
-    def record(self, account: str, event_id: str, decision: Mapping[str, Any]) -> None:
-        text = orjson.dumps(decision).decode()
+    def record(
+        self,
+        account: str,
+        event_id: str,
+        decision: Mapping[str, Any],
+        marks: RailsMarks | None = None,
+    ) -> str | None:
+        # Encoded outside the lock, unless the rails may still fold the decision.
+        text = orjson.dumps(decision).decode() if marks is None else ""
         with self._lock:
             state = self._account(account)
+            into = None
+            if marks is not None:
+                into = _mark_rails(state, marks)
+                if into is not None:
+                    decision = dict(decision)
+                    fold(decision, into)
+                text = orjson.dumps(decision).decode()
             at_ms = state.events.get(event_id, (state.watermark_ms, None))[0]
             state.events[event_id] = (at_ms, text)
             self._lock.notify_all()
+        return into
 
     def abandon(self, account: str, event_id: str) -> None:
         with self._lock:
@@ -274,6 +306,56 @@ def empty_account_state(account: str) -> dict[str, Any]:
         "windows": {"1h": dict(zero), "24h": dict(zero)},
         "transitions": [],
     }
+
+
+def _take_permit(account: _Account, obs: Observation) -> int:
+    """Count a new event in the account's rate-limit window: 0, or ms until the window ends."""
+    assert obs.limit is not None
+    window = obs.now_ms // obs.limit.window_ms
+    if window != account.limit_window:
+        account.limit_window, account.limit_used = window, 0
+    if account.limit_used >= obs.limit.per_window:
+        return (window + 1) * obs.limit.window_ms - obs.now_ms
+    account.limit_used += 1
+    return 0
+
+
+def _recent_escalations(account: _Account, now_ms: int) -> list[tuple[int, str]]:
+    """The escalations of the hour before `now_ms`, oldest first (older ones are dropped)."""
+    hour_ago = now_ms - ESCALATION_WINDOW_MS
+    account.escalations = [e for e in account.escalations if e[0] > hour_ago]
+    return account.escalations
+
+
+def _rails_seen(account: _Account, obs: Observation) -> RailsSeen:
+    recent = _recent_escalations(account, obs.now_ms)
+    answered = account.answered.get(obs.author_id)
+    return RailsSeen(
+        escalations_1h=len(recent),
+        open_escalation=recent[-1][1] if recent else None,
+        author_answered_ms=answered[0] if answered else None,
+    )
+
+
+def _mark_rails(account: _Account, marks: RailsMarks) -> str | None:
+    """Count an escalation or fold it (returns the open one's id), and mark an answer."""
+    into = None
+    if marks.escalation_cap:
+        recent = _recent_escalations(account, marks.now_ms)
+        if len(recent) >= marks.escalation_cap:
+            into = recent[-1][1]
+        else:
+            recent.append((marks.now_ms, marks.decision_id))
+            # Sorted by time like the Redis sorted set, the newest `cap` kept.
+            recent.sort()
+            del recent[: -marks.escalation_cap]
+    if marks.answered_author is not None:
+        answered = account.answered
+        answered[marks.answered_author] = (marks.now_ms, marks.now_ms + marks.answered_keep_ms)
+        if len(answered) > MAX_ANSWERED_AUTHORS:
+            for author in [a for a, (_, until) in answered.items() if until <= marks.now_ms]:
+                del answered[author]
+    return into
 
 
 def _distinct_since(account: _Account, after_ms: int) -> int:

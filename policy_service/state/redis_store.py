@@ -19,10 +19,14 @@ from policy_service.events import is_valid_id
 from policy_service.state import (
     ABANDONED,
     DEDUP_SECONDS,
+    ESCALATION_WINDOW_MS,
     PENDING_SECONDS,
     TRANSITIONS_KEPT,
+    UNFOLDED,
     Observation,
     Observed,
+    RailsMarks,
+    RailsSeen,
 )
 from policy_service.state.levels import COUNTERS, derive
 from policy_service.state.memory import (
@@ -55,6 +59,9 @@ BREAKER_PAUSE_SECONDS = 1.0
 # The rings' sizes and widths; OBSERVE_LUA spells the same numbers.
 MINUTE_RING = (60, MINUTE_MS)
 HOUR_RING = (24, HOUR_MS)
+# Rate-limit and rails keys outlive their use a little (they are named by window or
+# compared with the clock); the TTL only cleans up.
+LIMIT_TTL_MARGIN_MS = 1000
 
 # The numbers the observe script needs besides the event: written into its
 # source once, so that they are not sent and parsed with every event.
@@ -62,6 +69,7 @@ _OBSERVE_CONSTANTS = f"""
 local STATE_TTL, RECENT_TTL = {STATE_TTL_SECONDS * 1000}, {RECENT_TTL_SECONDS * 1000}
 local PENDING_TTL, TRANSITIONS_KEPT = {PENDING_SECONDS * 1000}, {TRANSITIONS_KEPT}
 local AUTHOR_KEPT, THREAD_KEPT = {MAX_PER_AUTHOR}, {MAX_PER_THREAD}
+local ESCALATION_WINDOW, LIMIT_TTL_MARGIN = {ESCALATION_WINDOW_MS}, {LIMIT_TTL_MARGIN_MS}
 """
 
 OBSERVE_LUA = (
@@ -79,10 +87,16 @@ OBSERVE_LUA = (
 -- ARGV[1] event time (ms)   ARGV[2] event id   ARGV[3] author id   ARGV[4] tone
 -- ARGV[5] "1" when the author is a multiplier  ARGV[6] "1" when the author is not a customer
 -- ARGV[7] crisis rules, JSON: {"watch": cond|null, "crisis": cond|null, "cool_down": seconds}
+-- Only with a rate limit or rails (absent otherwise):
+-- ARGV[8] the service's clock (ms)  ARGV[9] new events allowed per window
+-- ARGV[10] ms until the window ends  ARGV[11] index in KEYS of rl:<window> (0: no limit)
+-- ARGV[12] index in KEYS of esc, aa:<author> follows it (0: no rails)
 -- Returns one string (one bulk reply is the cheapest for the client to read):
 --   "new|seen level crisis_start volume negative hostile positive multiplier non_customer
 --   volume_24h multipliers_1h author_negative_24h thread_negative_1h", the 1 h counters
---   first; for a seen event a newline and the decision it got ("" while pending) follow.
+--   first, then with rails "escalations_1h open_escalation|- author_answered_ms|-"; for a
+--   seen event a newline and the decision it got ("" while pending) follow. A new event
+--   the rate limit refuses gets "limited <ms until the window ends>" and is not counted.
 """
     + _OBSERVE_CONSTANTS
     + """
@@ -90,6 +104,11 @@ local HOUR, DAY = 3600000, 86400000
 local meta, ring_m, ring_h, mult, tr, ev, an, tn =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local at = tonumber(ARGV[1])
+local now = tonumber(ARGV[8] or '0')
+local limit_at, rails_at = tonumber(ARGV[11] or '0'), tonumber(ARGV[12] or '0')
+-- rate-limit and rails keys follow the event's own: without a thread, KEYS[8] is theirs
+local first_extra = limit_at > 0 and limit_at or rails_at
+if first_extra == 8 then tn = nil end
 
 -- integral numbers as text: tostring would write large ones in exponent form
 local function int(x) return string.format('%.0f', x) end
@@ -184,14 +203,32 @@ local function recent(counts, wm)
   return counts
 end
 
+-- the rails' state: escalations not folded within the hour before now, the newest of
+-- them, and when this author was last answered (RECORD_RAILS_LUA writes them)
+local function rails(r)
+  local esc = KEYS[rails_at]
+  local since = '(' .. int(now - ESCALATION_WINDOW)
+  r[#r + 1] = redis.call('ZCOUNT', esc, since, '+inf')
+  r[#r + 1] = redis.call('ZREVRANGEBYSCORE', esc, '+inf', since, 'LIMIT', 0, 1)[1] or '-'
+  r[#r + 1] = redis.call('GET', KEYS[rails_at + 1]) or '-'
+end
+
 local function reply(status, counts)
   local r = {status, st.level, int(st.cstart)}
   for i = 1, 10 do r[i + 3] = int(counts[i]) end
+  if rails_at > 0 then rails(r) end
   return table.concat(r, ' ')
 end
 
 local seen = redis.call('GET', ev)
 if seen then return reply('seen', recent(snapshot(st.wm), st.wm)) .. '\\n' .. seen end
+if limit_at > 0 then
+  -- the account's rate limit: a refused event is not counted, not even in the limit
+  local used = tonumber(redis.call('GET', KEYS[limit_at]) or '0')
+  if used >= tonumber(ARGV[9]) then return 'limited ' .. ARGV[10] end
+  redis.call('INCR', KEYS[limit_at])
+  if used == 0 then redis.call('PEXPIRE', KEYS[limit_at], tonumber(ARGV[10]) + LIMIT_TTL_MARGIN) end
+end
 redis.call('SET', ev, '', 'PX', PENDING_TTL)
 
 -- count the event
@@ -306,6 +343,15 @@ class Keys:
     def transitions(self, account: str) -> str:
         return f"{self._account(account)}:tr"
 
+    def limit(self, account: str, window: int) -> str:
+        return f"{self._account(account)}:rl:{window}"
+
+    def escalations(self, account: str) -> str:
+        return f"{self._account(account)}:esc"
+
+    def answered(self, account: str, author_id: str) -> str:
+        return f"{self._account(account)}:aa:{_checked('author', author_id)}"
+
 
 def _packed(args: tuple[str | bytes | int, ...]) -> bytes:
     """A command in the Redis protocol: the bytes redis-py's packer writes, at half its cost."""
@@ -403,6 +449,7 @@ class RedisStore:
         self._breaker = breaker or CircuitBreaker()
         self._script = client.register_script(OBSERVE_LUA)
         self._abandon = client.register_script(ABANDON_LUA)
+        self._record_rails = client.register_script(RECORD_RAILS_LUA)
         self._pinned = _Pinned()
 
     @classmethod
@@ -504,13 +551,38 @@ class RedisStore:
             "1" if obs.is_customer is False else "0",
             obs.crisis.as_json,
         ]
+        if obs.limit is not None or obs.rails:
+            args += _guard_args(obs, keys, k)
         reply: str = self._run("observe", lambda: self._evalsha(keys, args))
         return _observed(reply)
 
-    def record(self, account: str, event_id: str, decision: Mapping[str, Any]) -> None:
+    def record(
+        self,
+        account: str,
+        event_id: str,
+        decision: Mapping[str, Any],
+        marks: RailsMarks | None = None,
+    ) -> str | None:
         key = self._keys.event(account, event_id)
         value = orjson.dumps(decision)
-        self._run("record", lambda: self._command("SET", key, value, "EX", DEDUP_SECONDS))
+        if marks is None:
+            self._run("record", lambda: self._command("SET", key, value, "EX", DEDUP_SECONDS))
+            return None
+        keys = [key]
+        if marks.escalation_cap:
+            keys.append(self._keys.escalations(account))
+        if marks.answered_author is not None:
+            keys.append(self._keys.answered(account, marks.answered_author))
+        args: list[bytes | str | int] = [
+            value,
+            DEDUP_SECONDS,
+            marks.now_ms,
+            marks.escalation_cap,
+            marks.decision_id,
+            marks.answered_keep_ms if marks.answered_author is not None else 0,
+        ]
+        into: str = self._run("record", lambda: self._record_rails(keys=keys, args=args))
+        return into or None
 
     def abandon(self, account: str, event_id: str) -> None:
         key = self._keys.event(account, event_id)
@@ -605,10 +677,28 @@ return 0
 """
 
 
+def _guard_args(obs: Observation, keys: list[str], k: Keys) -> list[str | int]:
+    """The observe script's rate-limit and rails arguments; appends their keys to `keys`."""
+    limit_at = rails_at = 0
+    per_window = until_end = 0
+    if obs.limit is not None:
+        window = obs.now_ms // obs.limit.window_ms
+        keys.append(k.limit(obs.account, window))
+        limit_at, per_window = len(keys), obs.limit.per_window
+        until_end = (window + 1) * obs.limit.window_ms - obs.now_ms
+    if obs.rails:
+        keys += [k.escalations(obs.account), k.answered(obs.account, obs.author_id)]
+        rails_at = len(keys) - 1
+    return [obs.now_ms, per_window, until_end, limit_at, rails_at]
+
+
 def _observed(reply: str) -> Observed:
     """The script's reply as an Observed, with the derived fields computed by levels.derive."""
+    if reply.startswith("limited "):
+        return Observed({}, retry_after_ms=int(reply[8:]))
     head, _, decision = reply.partition("\n")
     status, level, crisis_start, *numbers = head.split(" ")
+    rails = _rails_seen(numbers[10:]) if len(numbers) > 10 else None
     (
         volume,
         negative,
@@ -620,7 +710,7 @@ def _observed(reply: str) -> Observed:
         multipliers_1h,
         author_negative,
         thread_negative,
-    ) = map(int, numbers)
+    ) = map(int, numbers[:10])
     counts_1h = {
         "volume": volume,
         "negative": negative,
@@ -637,9 +727,52 @@ def _observed(reply: str) -> Observed:
     since = from_ms(int(crisis_start)) if level in ("crisis", "recovery") else None
     if status == "seen":
         if decision == ABANDONED:
-            return Observed(fields, retry=True, crisis_since=since)
+            return Observed(fields, retry=True, crisis_since=since, rails=rails)
         if decision == "":
-            return Observed(fields, pending=True, crisis_since=since)
+            return Observed(fields, pending=True, crisis_since=since, rails=rails)
         previous: dict[str, Any] = orjson.loads(decision)
         return Observed(fields, previous=previous)
-    return Observed(fields, crisis_since=since)
+    return Observed(fields, crisis_since=since, rails=rails)
+
+
+def _rails_seen(parts: list[str]) -> RailsSeen:
+    count, newest, answered = parts
+    return RailsSeen(
+        escalations_1h=int(count),
+        open_escalation=None if newest == "-" else newest,
+        author_answered_ms=None if answered == "-" else int(answered),
+    )
+
+
+# Store a decision and update the rails' state, atomically: the escalation cap
+# holds exactly however many workers escalate at once. Safe to retry after a
+# connection error: the escalation is a set member (its decision id), the mark a SET.
+# KEYS[1] ev:<event_id>; with a cap KEYS[2] esc; with an answer, last, aa:<author>
+# ARGV[1] the decision (JSON, with "folded":false)  ARGV[2] its TTL (s)
+# ARGV[3] the service's clock (ms)  ARGV[4] the escalation cap (0: not an escalation)
+# ARGV[5] the decision id  ARGV[6] how long the author's answer mark counts (ms; 0: none)
+# Returns the id of the open escalation the decision was folded into, or "".
+RECORD_RAILS_LUA = f"""
+local decision, into = ARGV[1], ''
+local now, cap, keep = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[6])
+if cap > 0 then
+  local esc = KEYS[2]
+  local hour_ago = string.format('%.0f', now - {ESCALATION_WINDOW_MS})
+  redis.call('ZREMRANGEBYSCORE', esc, '-inf', hour_ago)
+  if redis.call('ZCOUNT', esc, '(' .. hour_ago, '+inf') >= cap then
+    into = redis.call('ZREVRANGEBYSCORE', esc, '+inf', '(' .. hour_ago, 'LIMIT', 0, 1)[1]
+    -- the same change as state.fold; ids hold no pattern characters
+    decision = (string.gsub(decision, '{UNFOLDED}',
+                            '"folded":true,"folded_into":"' .. into .. '"', 1))
+  else
+    redis.call('ZADD', esc, now, ARGV[5])
+    redis.call('ZREMRANGEBYRANK', esc, 0, -(cap + 1))
+    redis.call('PEXPIRE', esc, {ESCALATION_WINDOW_MS + LIMIT_TTL_MARGIN_MS})
+  end
+end
+if keep > 0 then
+  redis.call('SET', KEYS[#KEYS], ARGV[3], 'PX', keep + {LIMIT_TTL_MARGIN_MS})
+end
+redis.call('SET', KEYS[1], decision, 'EX', ARGV[2])
+return into
+"""

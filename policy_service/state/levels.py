@@ -19,40 +19,67 @@ COUNTERS = ("volume", "negative", "hostile", "positive", "multiplier", "non_cust
 
 Test = Callable[[Mapping[str, Any]], bool]
 
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": lambda v, x: bool(v == x),
-    "ne": lambda v, x: bool(v != x),
-    "gt": lambda v, x: bool(v > x),
-    "gte": lambda v, x: bool(v >= x),
-    "lt": lambda v, x: bool(v < x),
-    "lte": lambda v, x: bool(v <= x),
-    "between": lambda v, x: bool(x[0] <= v <= x[1]),
-    "in": lambda v, x: v in x,
-    "not_in": lambda v, x: v not in x,
-}
+_MISSING = object()
+
+
+def _comparison(name: str, op: str, x: Any) -> Test:
+    """`fields[name] op x`, false when the field is missing."""
+    # One closure per operator rather than a generic compare: these run for
+    # every event, twice (watch and crisis).
+    if op == "eq":
+        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(v == x)
+    if op == "ne":
+        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(v != x)
+    if op == "gt":
+        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(v > x)
+    if op == "gte":
+        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(v >= x)
+    if op == "lt":
+        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(v < x)
+    if op == "lte":
+        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(v <= x)
+    if op == "between":
+        low, high = x
+        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(low <= v <= high)
+    if op == "in":
+        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and v in x
+    if op == "not_in":
+        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and v not in x
+    raise ValueError(f"unknown operator {op!r}")
+
+
+def _both(first: Test, second: Test) -> Test:
+    return lambda f: first(f) and second(f)
+
+
+def _either(first: Test, second: Test) -> Test:
+    return lambda f: first(f) or second(f)
 
 
 def compile_test(condition: PortableCondition | None) -> Test:
     """A portable condition as a Python function of the fields; None never holds.
 
-    A comparison on a missing field is false, as in the rules.
+    A comparison on a missing field is false, as in the rules. `all` and
+    `any` become chains of short-circuiting closures: no generator per call.
     """
     if condition is None:
         return lambda fields: False
     kind = condition[0]
     if kind in ("all", "any"):
-        parts = tuple(compile_test(c) for c in condition[1])
-        if kind == "all":
-            return lambda fields: all(part(fields) for part in parts)
-        return lambda fields: any(part(fields) for part in parts)
+        parts = [compile_test(c) for c in condition[1]]
+        if not parts:
+            empty = kind == "all"  # all([]) holds, any([]) does not
+            return lambda fields: empty
+        join = _both if kind == "all" else _either
+        test = parts[-1]
+        for part in reversed(parts[:-1]):
+            test = join(part, test)
+        return test
     if kind == "not":
         inner = compile_test(condition[1])
         return lambda fields: not inner(fields)
     _, name, op, operand = condition
-    if op not in _COMPARE:
-        raise ValueError(f"unknown operator {op!r}")
-    compare = _COMPARE[op]
-    return lambda fields: name in fields and compare(fields[name], operand)
+    return _comparison(name, op, operand)
 
 
 def holds(condition: PortableCondition | None, fields: Mapping[str, Any]) -> bool:

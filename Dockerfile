@@ -1,10 +1,11 @@
-# Build stage: durable_rules ships as source only and compiles C.
+# Build stage: durable_rules ships as source only and compiles C; so does our
+# native build of the decision path's hot modules (setup.py, mypyc).
 FROM python:3.12-slim AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY policy_service ./policy_service
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --upgrade pip \

@@ -7,20 +7,35 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The decision path's hot modules, compiled in place with mypyc (docs/native.md);
+# rebuilt whenever one of them changes. POLICY_PURE_PYTHON=1 runs them as Python.
+NATIVE_SOURCES := $(shell sed -n 's/^    "\(policy_service\/.*\.py\)",$$/\1/p' policy_service/native.py)
+NATIVE := $(VENV)/.native
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean native
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "policy-service needs CPython 3.11 or 3.12 (durable_rules 2.0.28 does not import on 3.13); none found" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+# The native modules are built by the next step, with the mypy installed here.
+$(STAMP): pyproject.toml setup.py | $(BIN)/python
+	POLICY_PURE_PYTHON=1 $(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(NATIVE): $(STAMP) $(NATIVE_SOURCES) policy_service/native.py setup.py
+ifeq ($(POLICY_PURE_PYTHON),1)
+	rm -f $(NATIVE) $(patsubst %.py,%.cpython-*.so,$(NATIVE_SOURCES)) policy_service/native_lib__mypyc*.so
+else
+	$(BIN)/python setup.py --quiet build_ext --inplace
+	@# An unchanged module is not recompiled and keeps its old time: mark the
+	@# library as built from the current sources (tests/test_native.py checks).
+	touch policy_service/native_lib__mypyc*.so $(NATIVE)
+endif
+
 # Local development: no tokens file, so access control is explicitly off.
-run: $(STAMP)
+run: $(NATIVE)
 	POLICY_DEV_NO_AUTH=true $(BIN)/policy-service serve
 
 lint: $(STAMP)
@@ -30,13 +45,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(NATIVE)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
 
-bench: $(STAMP)
+bench: $(NATIVE)
 	$(BIN)/python bench/decisions.py
 
+native: $(NATIVE)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache *.egg-info build
+	find policy_service -name '*.so' -delete

@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy_service.analysis.base import LANGUAGES, TONES, TOPICS, Analysis, TextAnalyzer
-from policy_service.analysis.lexicon import MAX_CHARS, LexiconAnalyzer
+from policy_service.analysis.lexicon import (
+    _ELONGATED,
+    _TOKENS,
+    _TOKENS_ASCII,
+    MAX_CHARS,
+    LexiconAnalyzer,
+    _elongated,
+)
 from policy_service.analysis.lexicon_eval import (
     HELD_OUT_AIRLINES,
     TUNING_AIRLINES,
@@ -520,3 +527,15 @@ def test_validation_splits_reach_the_targets(
     assert len(labelled.texts) == 324
     figures = evaluate(analyzer, labelled)
     assert figures.accuracy >= VALIDATION_ACCURACY[lang], figures
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="aAbB1_ é\u00e9\u0130xX!\u00b2\u0301", max_size=14))
+def test_the_elongation_check_agrees_with_its_expression(text: str) -> None:
+    assert _elongated(text) == (_ELONGATED.search(text) is not None)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=24))
+def test_the_ascii_tokenizer_finds_what_the_general_one_finds(text: str) -> None:
+    assert _TOKENS_ASCII.findall(text) == _TOKENS.findall(text)

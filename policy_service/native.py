@@ -1,0 +1,57 @@
+"""Which modules are compiled to C (mypyc) when the package is built, and which are.
+
+These are the decision path's pure-Python hot spots: the text analyzer, the
+event fast path, the evaluator and the memory store. mypyc compiles their
+type-checked source as it is (mypy --strict holds for the package), so the
+compiled and the pure-Python modules are the same code, and the test suite
+runs against whichever the build produced (docs/native.md).
+
+`setup.py` reads NATIVE_MODULES from this file without importing the package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+from pathlib import Path
+
+NATIVE_MODULES = (
+    "policy_service/analysis/lexicon.py",
+    "policy_service/analysis/lexicon_tables.py",
+    "policy_service/event_fast_path.py",
+    "policy_service/event_model.py",
+    "policy_service/evaluator.py",
+    "policy_service/state/levels.py",
+    "policy_service/state/memory.py",
+)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def module_name(path: str) -> str:
+    """`policy_service/state/memory.py` -> `policy_service.state.memory`."""
+    name = path.removesuffix(".py").replace("/", ".")
+    return name.removesuffix(".__init__")
+
+
+def compiled() -> dict[str, bool]:
+    """For each native module: whether this process runs its compiled form."""
+    found: dict[str, bool] = {}
+    for path in NATIVE_MODULES:
+        name = module_name(path)
+        origin = getattr(importlib.import_module(name), "__file__", None) or ""
+        found[name] = origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+    return found
+
+
+def stale() -> list[str]:
+    """Sources newer than the in-place build of them: a build to redo (`make`).
+
+    The compiled code of every module lives in one shared library
+    (`native_lib__mypyc*.so`); the per-module files only load it, and a
+    rebuild leaves them alone when they come out the same.
+    """
+    libraries = sorted(ROOT.joinpath("policy_service").glob("native_lib__mypyc*.so"))
+    if not libraries:
+        return []
+    built = min(lib.stat().st_mtime for lib in libraries)
+    return [path for path in NATIVE_MODULES if (ROOT / path).stat().st_mtime > built]

@@ -97,7 +97,12 @@ def _count_request(response: Response) -> Response:
 
 def _json_body(limit: int) -> Any:
     """The request's JSON document; 415, 413 or 400 problems otherwise."""
-    if request.mimetype != "application/json":
+    # The header as callers send it is taken as it is; anything else (with
+    # parameters, other case) is parsed by werkzeug.
+    if (
+        request.environ.get("CONTENT_TYPE") != "application/json"
+        and request.mimetype != "application/json"
+    ):
         raise ApiProblem(
             415,
             "Unsupported Media Type",
@@ -154,6 +159,8 @@ def _log_decision(decision: dict[str, Any], started: float) -> None:
     )
     if decision.get("state_problems"):
         metrics.store_error()
+    if not log.isEnabledFor(logging.INFO):
+        return
     # Ids, outcome and timing only: never the comment text (people's words)
     # nor anything from the request headers (the bearer token).
     log.info(

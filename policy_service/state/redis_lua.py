@@ -75,8 +75,8 @@ local tn = ARGV[7] == '1' and KEYS[6] or nil
 local with_rails = ARGV[8] == '1'
 local at = tonumber(ARGV[1])
 
--- integral numbers as text: tostring would write large ones in exponent form
-local function int(x) return string.format('%.0f', x) end
+-- Times (ms) and counts are integers below 10^14 (times until the year 5138), which
+-- Lua writes out exactly, without exponent: no string.format needed.
 
 local m_field = 'm:' .. (floor(at / M_WIDTH) % M_SIZE)
 local h_field = 'h:' .. (floor(at / H_WIDTH) % H_SIZE)
@@ -100,21 +100,21 @@ end
 -- the counts of the sorted sets at the watermark
 local function recent(counts)
   counts[8] = 0
-  if mx > wm - HOUR then counts[8] = redis.call('ZCOUNT', mult, '(' .. int(wm - HOUR), '+inf') end
-  counts[9] = redis.call('ZCOUNT', an, '(' .. int(wm - DAY), '+inf')
+  if mx > wm - HOUR then counts[8] = redis.call('ZCOUNT', mult, '(' .. (wm - HOUR), '+inf') end
+  counts[9] = redis.call('ZCOUNT', an, '(' .. (wm - DAY), '+inf')
   counts[10] = 0
-  if tn then counts[10] = redis.call('ZCOUNT', tn, '(' .. int(wm - HOUR), '+inf') end
+  if tn then counts[10] = redis.call('ZCOUNT', tn, '(' .. (wm - HOUR), '+inf') end
   return counts
 end
 
 local function reply(status, counts)
-  local r = {status, lv, int(cstart)}
-  for i = 1, 10 do r[i + 3] = int(counts[i]) end
+  local r = {status, lv, cstart, counts[1], counts[2], counts[3], counts[4], counts[5],
+             counts[6], counts[7], counts[8], counts[9], counts[10]}
   if with_rails then
     -- escalations not folded within the hour before now (the record step keeps at most
     -- the cap of them), the newest of them, and when this author was last answered
     local in_hour = redis.call('ZREVRANGEBYSCORE', KEYS[#KEYS - 1], '+inf',
-                               '(' .. int(tonumber(ARGV[9]) - ESCALATION_WINDOW))
+                               '(' .. (tonumber(ARGV[9]) - ESCALATION_WINDOW))
     r[14] = #in_hour
     r[15] = in_hour[1] or '-'
     r[16] = redis.call('GET', KEYS[#KEYS]) or '-'
@@ -134,7 +134,7 @@ if per_window > 0 then
   if m[8] == rl_end then rl_used = tonumber(m[9]) end
   if rl_used >= per_window then
     redis.call('DEL', ev)
-    return 'limited ' .. int(tonumber(rl_end) - tonumber(ARGV[9]))
+    return 'limited ' .. (tonumber(rl_end) - tonumber(ARGV[9]))
   end
 end
 
@@ -196,7 +196,7 @@ local function count(field, width, size, totals_of_ring)
   end
   for i = 1, 6 do c[i] = c[i] + adds[i] end
   writes[#writes + 1] = field
-  writes[#writes + 1] = int(bucket) .. ',' .. table.concat(c, ',')
+  writes[#writes + 1] = bucket .. ',' .. table.concat(c, ',')
   totals_of_ring()
 end
 count(m_field, M_WIDTH, M_SIZE, function() for i = 1, 6 do t[i] = t[i] + adds[i] end end)
@@ -205,16 +205,16 @@ count(h_field, H_WIDTH, H_SIZE, function() t[7] = t[7] + 1 end)
 if negative then
   if ARGV[5] == '1' then
     -- mult only grows here, so only here is it cleaned of authors older than a day
-    redis.call('ZADD', mult, 'GT', int(at), ARGV[3])
-    redis.call('ZREMRANGEBYSCORE', mult, '-inf', int(wm - DAY))
+    redis.call('ZADD', mult, 'GT', ARGV[1], ARGV[3])
+    redis.call('ZREMRANGEBYSCORE', mult, '-inf', (wm - DAY))
     redis.call('PEXPIRE', mult, RECENT_TTL)
     if at > mx then mx = at end
   end
-  redis.call('ZADD', an, int(at), ARGV[2])
+  redis.call('ZADD', an, ARGV[1], ARGV[2])
   redis.call('ZREMRANGEBYRANK', an, 0, -(AUTHOR_KEPT + 1))
   redis.call('PEXPIRE', an, RECENT_TTL)
   if tn then
-    redis.call('ZADD', tn, int(at), ARGV[2])
+    redis.call('ZADD', tn, ARGV[1], ARGV[2])
     redis.call('ZREMRANGEBYRANK', tn, 0, -(THREAD_KEPT + 1))
     redis.call('PEXPIRE', tn, RECENT_TTL)
   end
@@ -238,7 +238,7 @@ f.velocity = rounded(volume / math.max(math.max(counts[7] - volume, 0) / 23, 1))
 local now = wm
 local moves = {}
 local function move(to, when)
-  moves[#moves + 1] = lv .. ' ' .. to .. ' ' .. int(when)
+  moves[#moves + 1] = lv .. ' ' .. to .. ' ' .. when
   lv, since, hold = to, when, when
   if to == 'crisis' then cstart = when end
 end
@@ -267,10 +267,9 @@ if #moves > 0 then
   redis.call('LTRIM', tr, 0, TRANSITIONS_KEPT - 1)
   redis.call('PEXPIRE', tr, STATE_TTL)
 end
-local fields = {'wm', int(wm), 'level', lv, 'since', int(since), 'hold', int(hold),
-                'cstart', int(cstart), 'mx', int(mx),
-                'totals', table.concat({int(wm), int(t[1]), int(t[2]), int(t[3]), int(t[4]),
-                                        int(t[5]), int(t[6]), int(t[7])}, ',')}
+local fields = {'wm', wm, 'level', lv, 'since', since, 'hold', hold,
+                'cstart', cstart, 'mx', mx,
+                'totals', wm .. ',' .. table.concat(t, ',')}
 if per_window > 0 then
   for _, x in ipairs({'rl_end', rl_end, 'rl_used', rl_used + 1}) do fields[#fields + 1] = x end
 end

@@ -688,6 +688,45 @@ def test_observe_and_record_cost_one_round_trip_each(
         assert f"cmdstat_{other}" not in sent
 
 
+def test_ttls_are_refreshed_once_they_have_run_down_and_never_lost(
+    redis_store: RedisStore, raw: redis.Redis[str]
+) -> None:
+    burst(redis_store, 0, "----------")  # meta, transitions and the author's keys
+    send(redis_store, minutes(10), "negative", author="m1", multiplier=True)
+    raw.config_resetstat()
+    send(redis_store, minutes(11))
+    stats = raw.info("commandstats")
+    assert "cmdstat_pexpire" not in stats  # a fresh TTL is left alone
+    for key in ("policy:{acme}:meta", "policy:{acme}:tr", "policy:{acme}:mult"):
+        raw.pexpire(key, 60_000)  # as if an hour and more had passed
+    send(redis_store, minutes(12))
+    day = 86400
+    assert 29 * day < raw.ttl("policy:{acme}:meta") <= 30 * day
+    assert 29 * day < raw.ttl("policy:{acme}:tr") <= 30 * day
+    assert 24 * 3600 < raw.ttl("policy:{acme}:mult") <= 25 * 3600
+    assert all(raw.ttl(key) > 0 for key in raw.scan_iter("*"))
+
+
+def test_a_neutral_event_costs_the_script_few_commands(
+    redis_store: RedisStore, raw: redis.Redis[str]
+) -> None:
+    burst(redis_store, 0, "nn-nn")
+    raw.config_resetstat()
+    redis_store.observe(observation(minutes(70), thread=None))  # the window moved: buckets left
+    stats = raw.info("commandstats")
+    calls = {name: value["calls"] for name, value in stats.items() if name.startswith("cmdstat_")}
+    calls.pop("cmdstat_evalsha")
+    calls.pop("cmdstat_config|resetstat")
+    # meta read and written once, the pending mark, the author's count, the TTL check
+    assert calls == {
+        "cmdstat_hmget": 1,
+        "cmdstat_set": 1,
+        "cmdstat_zcount": 1,
+        "cmdstat_hset": 1,
+        "cmdstat_pttl": 1,
+    }
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [

@@ -87,8 +87,9 @@ local wm = tonumber(m[1]) or 0
 local lv, since, hold, cstart = m[2] or 'calm', tonumber(m[3]) or 0, tonumber(m[4]) or 0,
                                 tonumber(m[5]) or 0
 local mx = tonumber(m[7]) or 0
--- t[1..6]: the 1 h counters; t[7]: the 24 h volume; tw: the watermark they are at (they
--- carry their own: a service that wrote the rings elsewhere may have moved wm)
+-- t[1..6]: the 1 h counters; t[7]: the 24 h volume; tw: the watermark they are at (their
+-- own: the version before this one kept the rings in keys of their own, and while both
+-- run it moves wm without these totals)
 local t, tw = {0, 0, 0, 0, 0, 0, 0}, 0
 if m[6] then
   local w, a, b, c, d, e, f, g =

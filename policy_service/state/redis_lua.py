@@ -69,6 +69,7 @@ _OBSERVE = """
 --   seen event a newline and the decision it got ("" while pending) follow. A new event
 --   the rate limit refuses gets "limited <ms until the window ends>" and is not counted.
 local HOUR, DAY = 3600000, 86400000
+local SLOT = '^(-?%d+),(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$'
 local floor = math.floor
 local st_key, mult, tr, ev, an = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local tn = ARGV[7] == '1' and KEYS[6] or nil
@@ -163,7 +164,7 @@ local function leave(size, width, prefix, first, last)
   for i, name in ipairs(names) do
     local slot = fetched[name]
     if slot then
-      local b, v, n, h, p, mm, x = string.match(slot, '^(-?%d+),(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$')
+      local b, v, n, h, p, mm, x = string.match(slot, SLOT)
       if tonumber(b) == old - size + i then
         if last == 7 then
           t[7] = t[7] - v
@@ -186,22 +187,25 @@ local function flag(b) if b then return 1 end return 0 end
 local adds = {1, flag(negative), flag(tone == 'hostile'), flag(tone == 'positive'),
               flag(ARGV[5] == '1'), flag(ARGV[6] == '1')}
 local writes = {}
-local function count(field, width, size, totals_of_ring)
+-- returns whether the window still covers the event's bucket
+local function count(field, width, size)
   local bucket = floor(at / width)
-  if bucket <= floor(wm / width) - size then return end
-  local c = {0, 0, 0, 0, 0, 0}
+  if bucket <= floor(wm / width) - size then return false end
+  local v, n, h, p, mm, x = 0, 0, 0, 0, 0, 0
   local slot = fetched[field]
   if slot then
-    local b, v, n, h, p, mm, x = string.match(slot, '^(-?%d+),(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$')
-    if tonumber(b) == bucket then c = {v, n, h, p, mm, x} end
+    local b, v1, n1, h1, p1, m1, x1 = string.match(slot, SLOT)
+    if tonumber(b) == bucket then v, n, h, p, mm, x = v1, n1, h1, p1, m1, x1 end
   end
-  for i = 1, 6 do c[i] = c[i] + adds[i] end
   writes[#writes + 1] = field
-  writes[#writes + 1] = bucket .. ',' .. table.concat(c, ',')
-  totals_of_ring()
+  writes[#writes + 1] = bucket .. ',' .. (v + 1) .. ',' .. (n + adds[2]) .. ',' .. (h + adds[3])
+                        .. ',' .. (p + adds[4]) .. ',' .. (mm + adds[5]) .. ',' .. (x + adds[6])
+  return true
 end
-count(m_field, M_WIDTH, M_SIZE, function() for i = 1, 6 do t[i] = t[i] + adds[i] end end)
-count(h_field, H_WIDTH, H_SIZE, function() t[7] = t[7] + 1 end)
+if count(m_field, M_WIDTH, M_SIZE) then
+  for i = 1, 6 do t[i] = t[i] + adds[i] end
+end
+if count(h_field, H_WIDTH, H_SIZE) then t[7] = t[7] + 1 end
 
 if negative then
   if ARGV[5] == '1' then
@@ -268,13 +272,26 @@ if #moves > 0 then
   redis.call('LTRIM', tr, 0, TRANSITIONS_KEPT - 1)
   redis.call('PEXPIRE', tr, STATE_TTL)
 end
-local fields = {'wm', wm, 'level', lv, 'since', since, 'hold', hold,
-                'cstart', cstart, 'mx', mx,
-                'totals', wm .. ',' .. table.concat(t, ',')}
-if per_window > 0 then
-  for _, x in ipairs({'rl_end', rl_end, 'rl_used', rl_used + 1}) do fields[#fields + 1] = x end
+-- meta: the watermark and totals always, the rest when it changed
+local fields = writes
+local function add(name, value)
+  local n = #fields
+  fields[n + 1], fields[n + 2] = name, value
 end
-for _, x in ipairs(writes) do fields[#fields + 1] = x end
+local function put(name, value, before) if value ~= before then add(name, value) end end
+add('totals', wm .. ',' .. table.concat(t, ','))
+put('wm', wm, tonumber(m[1]))
+put('hold', hold, tonumber(m[4]))
+if #moves > 0 then
+  put('level', lv, m[2])
+  put('since', since, tonumber(m[3]))
+  put('cstart', cstart, tonumber(m[5]))
+end
+put('mx', mx, tonumber(m[7]))
+if per_window > 0 then
+  put('rl_end', rl_end, m[8])
+  add('rl_used', rl_used + 1)
+end
 redis.call('HSET', st_key, unpack(fields))
 -- Every key keeps a TTL. The state hash gets one when it is created and is refreshed,
 -- with the keys that live as long as it, once it has run down by TTL_REFRESH.

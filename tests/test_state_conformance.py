@@ -525,6 +525,24 @@ def test_every_operator_and_combinator(store: StateStore) -> None:
 
 
 @pytest.mark.parametrize(
+    ("crisis", "expected"),
+    [
+        (["cmp", "volume_1h", "eq", 'x"]] end error("no") --\n'], "calm"),
+        (["cmp", "velocity", "lt", float("inf")], "crisis"),
+        (["cmp", "volume_1h", "gt", float("-inf")], "crisis"),
+        (["cmp", "volume_1h", "in", []], "calm"),
+        (["not", ["all", []]], "calm"),
+        (["any", []], "calm"),
+    ],
+)
+def test_conditions_with_unusual_values_are_read_alike(
+    store: StateStore, crisis: list[Any], expected: str
+) -> None:
+    # The Redis store writes the conditions into its script: values must stay values.
+    assert level(send(store, minutes(0), crisis=CrisisRules(crisis=crisis))) == expected
+
+
+@pytest.mark.parametrize(
     ("tones", "threshold"),
     [("-nn", 0.333), ("--n", 0.667), ("-nnnnn", 0.167), ("---nnnn", 0.429)],
 )

@@ -525,6 +525,24 @@ def test_every_operator_and_combinator(store: StateStore) -> None:
 
 
 @pytest.mark.parametrize(
+    ("crisis", "expected"),
+    [
+        (["cmp", "volume_1h", "eq", 'x"]] end error("no") --\n'], "calm"),
+        (["cmp", "velocity", "lt", float("inf")], "crisis"),
+        (["cmp", "volume_1h", "gt", float("-inf")], "crisis"),
+        (["cmp", "volume_1h", "in", []], "calm"),
+        (["not", ["all", []]], "calm"),
+        (["any", []], "calm"),
+    ],
+)
+def test_conditions_with_unusual_values_are_read_alike(
+    store: StateStore, crisis: list[Any], expected: str
+) -> None:
+    # The Redis store writes the conditions into its script: values must stay values.
+    assert level(send(store, minutes(0), crisis=CrisisRules(crisis=crisis))) == expected
+
+
+@pytest.mark.parametrize(
     ("tones", "threshold"),
     [("-nn", 0.333), ("--n", 0.667), ("-nnnnn", 0.167), ("---nnnn", 0.429)],
 )
@@ -644,13 +662,12 @@ def test_every_key_has_the_prefix_the_account_tag_and_a_ttl(
     redis_store.observe(observation(minutes(2), event_id="pending-1"))
     keys = sorted(raw.scan_iter("*"))
     kinds = {key.split(":", 2)[2].split(":")[0] for key in keys}
-    assert kinds == {"meta", "ring", "mult", "an", "tn", "ev", "tr"}
+    assert kinds == {"meta", "mult", "an", "tn", "ev", "tr"}  # the rings are fields of meta
     for key in keys:
         assert key.startswith("policy:{acme}:")
         assert raw.ttl(key) > 0, key
     day = 86400
     assert 29 * day < raw.ttl("policy:{acme}:meta") <= 30 * day
-    assert 29 * day < raw.ttl("policy:{acme}:ring:m") <= 30 * day
     assert 29 * day < raw.ttl("policy:{acme}:tr") <= 30 * day
     assert 24 * 3600 < raw.ttl("policy:{acme}:mult") <= 25 * 3600
     assert 24 * 3600 < raw.ttl("policy:{acme}:an:u1") <= 25 * 3600
@@ -687,6 +704,45 @@ def test_observe_and_record_cost_one_round_trip_each(
     assert sent["cmdstat_set"] == 2  # the pending mark inside the script, and the record
     for other in ("eval", "script", "multi", "exec", "watch", "exists"):
         assert f"cmdstat_{other}" not in sent
+
+
+def test_ttls_are_refreshed_once_they_have_run_down_and_never_lost(
+    redis_store: RedisStore, raw: redis.Redis[str]
+) -> None:
+    burst(redis_store, 0, "----------")  # meta, transitions and the author's keys
+    send(redis_store, minutes(10), "negative", author="m1", multiplier=True)
+    raw.config_resetstat()
+    send(redis_store, minutes(11))
+    stats = raw.info("commandstats")
+    assert "cmdstat_pexpire" not in stats  # a fresh TTL is left alone
+    for key in ("policy:{acme}:meta", "policy:{acme}:tr", "policy:{acme}:mult"):
+        raw.pexpire(key, 60_000)  # as if an hour and more had passed
+    send(redis_store, minutes(12))
+    day = 86400
+    assert 29 * day < raw.ttl("policy:{acme}:meta") <= 30 * day
+    assert 29 * day < raw.ttl("policy:{acme}:tr") <= 30 * day
+    assert 24 * 3600 < raw.ttl("policy:{acme}:mult") <= 25 * 3600
+    assert all(raw.ttl(key) > 0 for key in raw.scan_iter("*"))
+
+
+def test_a_neutral_event_costs_the_script_few_commands(
+    redis_store: RedisStore, raw: redis.Redis[str]
+) -> None:
+    burst(redis_store, 0, "nn-nn")
+    raw.config_resetstat()
+    redis_store.observe(observation(minutes(70), thread=None))  # the window moved: buckets left
+    stats = raw.info("commandstats")
+    calls = {name: value["calls"] for name, value in stats.items() if name.startswith("cmdstat_")}
+    calls.pop("cmdstat_evalsha")
+    calls.pop("cmdstat_config|resetstat")
+    # meta read and written once, the pending mark, the author's count, the TTL check
+    assert calls == {
+        "cmdstat_hmget": 1,
+        "cmdstat_set": 1,
+        "cmdstat_zcount": 1,
+        "cmdstat_hset": 1,
+        "cmdstat_pttl": 1,
+    }
 
 
 @pytest.mark.parametrize(
@@ -856,10 +912,11 @@ def test_rate_limit_and_rails_keys_carry_the_account_tag_and_a_ttl(
     marks = RailsMarks(ms(minutes(0)), "d-k2", answered_author="u1", answered_keep_ms=600_000)
     redis_store.record("acme", "k2", {"action": "acknowledge"}, marks)
     keys = {key.split(":", 2)[2].split(":")[0]: key for key in raw.scan_iter("*")}
-    assert {"rl", "esc", "aa"} <= set(keys)
-    for kind in ("rl", "esc", "aa"):
+    assert {"esc", "aa"} <= set(keys)
+    for kind in ("esc", "aa"):
         assert keys[kind].startswith("policy:{acme}:")
-    assert 0 < raw.pttl(keys["rl"]) <= 61_000
+    # the account's rate-limit window and its count are fields of meta, under its TTL
+    assert raw.hmget("policy:{acme}:meta", ["rl_end", "rl_used"]) == [str(ms(minutes(1))), "1"]
     assert 3_599_000 < raw.pttl(keys["esc"]) <= 3_601_000
     assert 599_000 < raw.pttl(keys["aa"]) <= 601_000
 

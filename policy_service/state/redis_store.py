@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -20,24 +21,20 @@ from policy_service.state import (
     ABANDONED,
     DEDUP_SECONDS,
     ESCALATION_WINDOW_MS,
-    PENDING_SECONDS,
-    TRANSITIONS_KEPT,
     UNFOLDED,
+    CrisisRules,
     Observation,
     Observed,
     RailsMarks,
     RailsSeen,
 )
 from policy_service.state.levels import COUNTERS, derive
-from policy_service.state.memory import (
-    HOUR_MS,
-    MAX_PER_AUTHOR,
-    MAX_PER_THREAD,
-    MINUTE_MS,
-    empty_account_state,
-    from_ms,
-    iso,
-    to_ms,
+from policy_service.state.memory import empty_account_state, from_ms, iso, to_ms
+from policy_service.state.redis_lua import (
+    HOUR_RING,
+    LIMIT_TTL_MARGIN_MS,
+    MINUTE_RING,
+    observe_script,
 )
 
 if TYPE_CHECKING:
@@ -49,261 +46,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_PREFIX = "policy:"
-STATE_TTL_SECONDS = 30 * 86400  # meta, rings, transitions: an account silent for a month is new
-RECENT_TTL_SECONDS = 25 * 3600  # multipliers, authors, threads: nothing older than 24 h counts
 # A request's whole budget is a few of these; a slow Redis must not hold a decision up.
 SOCKET_TIMEOUT_SECONDS = 0.25
 HEALTH_CHECK_SECONDS = 30
 RETRIES = 2
 BREAKER_PAUSE_SECONDS = 1.0
-# The rings' sizes and widths; OBSERVE_LUA spells the same numbers.
-MINUTE_RING = (60, MINUTE_MS)
-HOUR_RING = (24, HOUR_MS)
-# Rate-limit and rails keys outlive their use a little (they are named by window or
-# compared with the clock); the TTL only cleans up.
-LIMIT_TTL_MARGIN_MS = 1000
-
-# The numbers the observe script needs besides the event: written into its
-# source once, so that they are not sent and parsed with every event.
-_OBSERVE_CONSTANTS = f"""
-local STATE_TTL, RECENT_TTL = {STATE_TTL_SECONDS * 1000}, {RECENT_TTL_SECONDS * 1000}
-local PENDING_TTL, TRANSITIONS_KEPT = {PENDING_SECONDS * 1000}, {TRANSITIONS_KEPT}
-local AUTHOR_KEPT, THREAD_KEPT = {MAX_PER_AUTHOR}, {MAX_PER_THREAD}
-local ESCALATION_WINDOW, LIMIT_TTL_MARGIN = {ESCALATION_WINDOW_MS}, {LIMIT_TTL_MARGIN_MS}
-"""
-
-OBSERVE_LUA = (
-    """
--- Observe one event of one account: deduplicate, count, move the crisis level, snapshot.
--- The level machine and the derived fields mirror policy_service/state/levels.py.
--- KEYS[1] meta           hash: wm, level, since, hold, cstart (times in ms)
--- KEYS[2] ring:m         hash: slot -> "bucket,volume,negative,hostile,positive,multiplier,non_customer"
--- KEYS[3] ring:h         the same for the 24 one-hour buckets
--- KEYS[4] mult           sorted set: multiplier author -> time of their last negative comment
--- KEYS[5] tr             list: "from to at_ms", newest first
--- KEYS[6] ev:<event_id>  string: the decision given, "" while pending
--- KEYS[7] an:<author>    sorted set: event id -> time, the author's negative comments
--- KEYS[8] tn:<thread>    sorted set: event id -> time (absent when the comment has no thread)
--- ARGV[1] event time (ms)   ARGV[2] event id   ARGV[3] author id   ARGV[4] tone
--- ARGV[5] "1" when the author is a multiplier  ARGV[6] "1" when the author is not a customer
--- ARGV[7] crisis rules, JSON: {"watch": cond|null, "crisis": cond|null, "cool_down": seconds}
--- Only with a rate limit or rails (absent otherwise):
--- ARGV[8] the service's clock (ms)  ARGV[9] new events allowed per window
--- ARGV[10] ms until the window ends  ARGV[11] index in KEYS of rl:<window> (0: no limit)
--- ARGV[12] index in KEYS of esc, aa:<author> follows it (0: no rails)
--- Returns one string (one bulk reply is the cheapest for the client to read):
---   "new|seen level crisis_start volume negative hostile positive multiplier non_customer
---   volume_24h multipliers_1h author_negative_24h thread_negative_1h", the 1 h counters
---   first, then with rails "escalations_1h open_escalation|- author_answered_ms|-"; for a
---   seen event a newline and the decision it got ("" while pending) follow. A new event
---   the rate limit refuses gets "limited <ms until the window ends>" and is not counted.
-"""
-    + _OBSERVE_CONSTANTS
-    + """
-local HOUR, DAY = 3600000, 86400000
-local meta, ring_m, ring_h, mult, tr, ev, an, tn =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local at = tonumber(ARGV[1])
-local now = tonumber(ARGV[8] or '0')
-local limit_at, rails_at = tonumber(ARGV[11] or '0'), tonumber(ARGV[12] or '0')
--- rate-limit and rails keys follow the event's own: without a thread, KEYS[8] is theirs
-local first_extra = limit_at > 0 and limit_at or rails_at
-if first_extra == 8 then tn = nil end
-
--- integral numbers as text: tostring would write large ones in exponent form
-local function int(x) return string.format('%.0f', x) end
-
-local SLOT = '^(-?%d+),(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$'
-
--- The counters of the window of `wm` in one ring, read with one HGETALL. With
--- `adds`, the event is counted first in its bucket (unless the window no longer
--- covers it), and the one slot that changed is written back.
-local function ring(key, size, width, wm, adds)
-  local newest = math.floor(wm / width)
-  local oldest = newest - size
-  local t1, t2, t3, t4, t5, t6 = 0, 0, 0, 0, 0, 0
-  local bucket, slot
-  if adds then
-    bucket = math.floor(at / width)
-    if bucket > oldest then slot = int(bucket % size) end
-  end
-  local all = redis.call('HGETALL', key)
-  local found = false
-  for i = 1, #all, 2 do
-    local b, v, n, h, p, m, x = string.match(all[i + 1], SLOT)
-    b = tonumber(b)
-    if all[i] == slot then
-      found = true
-      if b ~= bucket then b, v, n, h, p, m, x = bucket, 0, 0, 0, 0, 0, 0 end
-      v, n, h, p, m, x = v + adds[1], n + adds[2], h + adds[3], p + adds[4], m + adds[5],
-                         x + adds[6]
-      redis.call('HSET', key, slot, table.concat({int(b), int(v), int(n), int(h), int(p),
-                                                  int(m), int(x)}, ','))
-    end
-    if oldest < b and b <= newest then
-      t1, t2, t3, t4, t5, t6 = t1 + v, t2 + n, t3 + h, t4 + p, t5 + m, t6 + x
-    end
-  end
-  if slot and not found then
-    redis.call('HSET', key, slot, table.concat({int(bucket), adds[1], adds[2], adds[3], adds[4],
-                                                adds[5], adds[6]}, ','))
-    t1, t2, t3, t4, t5, t6 = t1 + adds[1], t2 + adds[2], t3 + adds[3], t4 + adds[4],
-                             t5 + adds[5], t6 + adds[6]
-  end
-  return {t1, t2, t3, t4, t5, t6}
-end
-
-local function rounded(x) return math.floor(x * 1000 + 0.5) / 1000 end
-
-local function holds(c, f)
-  if c == nil or c == cjson.null then return false end
-  local kind = c[1]
-  if kind == 'all' then
-    for _, item in ipairs(c[2]) do if not holds(item, f) then return false end end
-    return true
-  elseif kind == 'any' then
-    for _, item in ipairs(c[2]) do if holds(item, f) then return true end end
-    return false
-  elseif kind == 'not' then
-    return not holds(c[2], f)
-  end
-  local v, op, x = f[c[2]], c[3], c[4]
-  if v == nil then return false end
-  if op == 'eq' then return v == x
-  elseif op == 'ne' then return v ~= x
-  elseif op == 'gt' then return v > x
-  elseif op == 'gte' then return v >= x
-  elseif op == 'lt' then return v < x
-  elseif op == 'lte' then return v <= x
-  elseif op == 'between' then return x[1] <= v and v <= x[2]
-  elseif op == 'in' or op == 'not_in' then
-    local found = false
-    for _, item in ipairs(x) do if item == v then found = true end end
-    return found == (op == 'in')
-  end
-  error('unknown operator ' .. tostring(op))
-end
-
-local m = redis.call('HMGET', meta, 'wm', 'level', 'since', 'hold', 'cstart')
-local st = {wm = tonumber(m[1]) or 0, level = m[2] or 'calm', since = tonumber(m[3]) or 0,
-            hold = tonumber(m[4]) or 0, cstart = tonumber(m[5]) or 0}
-
--- the snapshot at the watermark: both rings, then the sorted sets
-local function snapshot(wm, adds)
-  local t1 = ring(ring_m, 60, 60000, wm, adds)
-  local t24 = ring(ring_h, 24, HOUR, wm, adds)
-  return {t1[1], t1[2], t1[3], t1[4], t1[5], t1[6], t24[1]}
-end
-
-local function recent(counts, wm)
-  counts[8] = redis.call('ZCOUNT', mult, '(' .. int(wm - HOUR), '+inf')
-  counts[9] = redis.call('ZCOUNT', an, '(' .. int(wm - DAY), '+inf')
-  counts[10] = 0
-  if tn then counts[10] = redis.call('ZCOUNT', tn, '(' .. int(wm - HOUR), '+inf') end
-  return counts
-end
-
--- the rails' state: escalations not folded within the hour before now, the newest of
--- them, and when this author was last answered (RECORD_RAILS_LUA writes them)
-local function rails(r)
-  local esc = KEYS[rails_at]
-  local since = '(' .. int(now - ESCALATION_WINDOW)
-  r[#r + 1] = redis.call('ZCOUNT', esc, since, '+inf')
-  r[#r + 1] = redis.call('ZREVRANGEBYSCORE', esc, '+inf', since, 'LIMIT', 0, 1)[1] or '-'
-  r[#r + 1] = redis.call('GET', KEYS[rails_at + 1]) or '-'
-end
-
-local function reply(status, counts)
-  local r = {status, st.level, int(st.cstart)}
-  for i = 1, 10 do r[i + 3] = int(counts[i]) end
-  if rails_at > 0 then rails(r) end
-  return table.concat(r, ' ')
-end
-
-local seen = redis.call('GET', ev)
-if seen then return reply('seen', recent(snapshot(st.wm), st.wm)) .. '\\n' .. seen end
-if limit_at > 0 then
-  -- the account's rate limit: a refused event is not counted, not even in the limit
-  local used = tonumber(redis.call('GET', KEYS[limit_at]) or '0')
-  if used >= tonumber(ARGV[9]) then return 'limited ' .. ARGV[10] end
-  redis.call('INCR', KEYS[limit_at])
-  if used == 0 then redis.call('PEXPIRE', KEYS[limit_at], tonumber(ARGV[10]) + LIMIT_TTL_MARGIN) end
-end
-redis.call('SET', ev, '', 'PX', PENDING_TTL)
-
--- count the event
-st.wm = math.max(st.wm, at)
-local tone = ARGV[4]
-local negative = tone == 'negative' or tone == 'hostile'
-local function flag(b) if b then return 1 end return 0 end
-local adds = {1, flag(negative), flag(tone == 'hostile'), flag(tone == 'positive'),
-              flag(ARGV[5] == '1'), flag(ARGV[6] == '1')}
-local counts = snapshot(st.wm, adds)
-if negative then
-  if ARGV[5] == '1' then redis.call('ZADD', mult, 'GT', int(at), ARGV[3]) end
-  redis.call('ZADD', an, int(at), ARGV[2])
-  redis.call('ZREMRANGEBYRANK', an, 0, -(AUTHOR_KEPT + 1))
-  redis.call('PEXPIRE', an, RECENT_TTL)
-  if tn then
-    redis.call('ZADD', tn, int(at), ARGV[2])
-    redis.call('ZREMRANGEBYRANK', tn, 0, -(THREAD_KEPT + 1))
-    redis.call('PEXPIRE', tn, RECENT_TTL)
-  end
-end
-redis.call('ZREMRANGEBYSCORE', mult, '-inf', int(st.wm - DAY))
-recent(counts, st.wm)
-
--- the fields the conditions read, as levels.derive computes them
-local volume = counts[1]
-local f = {volume_1h = volume, negative_1h = counts[2], hostile_1h = counts[3],
-           positive_1h = counts[4], negative_share_1h = 0, non_customer_share_1h = 0,
-           volume_24h = counts[7], multipliers_1h = counts[8], author_negative_24h = counts[9],
-           thread_negative_1h = counts[10], crisis_level = st.level}
-if volume > 0 then
-  f.negative_share_1h = rounded(counts[2] / volume)
-  f.non_customer_share_1h = rounded(counts[6] / volume)
-end
-f.velocity = rounded(volume / math.max(math.max(counts[7] - volume, 0) / 23, 1))
-
--- move the level: levels.advance
-local rules = cjson.decode(ARGV[7])
-local now, cool = st.wm, tonumber(rules.cool_down) * 1000
-local moves = {}
-local function move(to, when)
-  moves[#moves + 1] = {st.level, to, when}
-  st.level, st.since, st.hold = to, when, when
-  if to == 'crisis' then st.cstart = when end
-end
-local in_crisis, in_watch = holds(rules.crisis, f), holds(rules.watch, f)
-if in_crisis then
-  if st.level ~= 'crisis' then move('crisis', now) end
-  st.hold = now
-elseif st.level == 'calm' then
-  if in_watch then move('watch', now) end
-elseif (st.level == 'watch' or st.level == 'recovery') and in_watch then
-  st.hold = now
-else
-  for _ = 1, 2 do
-    local due = st.hold + cool
-    if st.level == 'calm' or due > now then break end
-    if st.level == 'crisis' then move('recovery', due) else move('calm', due) end
-    if st.level == 'recovery' and in_watch then
-      st.hold = now
-      break
-    end
-  end
-end
-
-for _, mv in ipairs(moves) do redis.call('LPUSH', tr, mv[1] .. ' ' .. mv[2] .. ' ' .. int(mv[3])) end
-if #moves > 0 then redis.call('LTRIM', tr, 0, TRANSITIONS_KEPT - 1) end
-redis.call('HSET', meta, 'wm', int(st.wm), 'level', st.level, 'since', int(st.since),
-           'hold', int(st.hold), 'cstart', int(st.cstart))
--- every key keeps a TTL, refreshed while the account is active
-for _, key in ipairs({meta, ring_m, ring_h, tr}) do redis.call('PEXPIRE', key, STATE_TTL) end
-redis.call('PEXPIRE', mult, RECENT_TTL)
-return reply('new', counts)
-"""
-)
+OBSERVE_SCRIPTS_KEPT = 16
 
 
 class Keys:
@@ -322,11 +70,22 @@ class Keys:
     def meta(self, account: str) -> str:
         return f"{self._account(account)}:meta"
 
-    def minutes(self, account: str) -> str:
-        return f"{self._account(account)}:ring:m"
-
-    def hours(self, account: str) -> str:
-        return f"{self._account(account)}:ring:h"
+    def observe(self, obs: Observation) -> list[str]:
+        """The observe script's keys, in the order redis_lua expects; each id checked once."""
+        base = self._account(obs.account)
+        author = _checked("author", obs.author_id)
+        keys = [
+            f"{base}:meta",
+            f"{base}:mult",
+            f"{base}:tr",
+            f"{base}:ev:{_checked('event', obs.event_id)}",
+            f"{base}:an:{author}",
+        ]
+        if obs.thread_id is not None:
+            keys.append(f"{base}:tn:{_checked('thread', obs.thread_id)}")
+        if obs.rails:
+            keys += (f"{base}:esc", f"{base}:aa:{author}")
+        return keys
 
     def multipliers(self, account: str) -> str:
         return f"{self._account(account)}:mult"
@@ -342,9 +101,6 @@ class Keys:
 
     def transitions(self, account: str) -> str:
         return f"{self._account(account)}:tr"
-
-    def limit(self, account: str, window: int) -> str:
-        return f"{self._account(account)}:rl:{window}"
 
     def escalations(self, account: str) -> str:
         return f"{self._account(account)}:esc"
@@ -415,6 +171,14 @@ class CircuitBreaker:
             log.warning("redis available again")
 
 
+class _Script:
+    """A Lua script's source and SHA1: EVALSHA sends the digest, not the source."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+
 class _Pinned(threading.local):
     """The connection a thread keeps for the decision path, and the process it belongs to."""
 
@@ -447,9 +211,11 @@ class RedisStore:
         self._client = client
         self._keys = Keys(prefix)
         self._breaker = breaker or CircuitBreaker()
-        self._script = client.register_script(OBSERVE_LUA)
-        self._abandon = client.register_script(ABANDON_LUA)
-        self._record_rails = client.register_script(RECORD_RAILS_LUA)
+        # One observe script per rule set's crisis conditions (see redis_lua), by
+        # their JSON; a reload with other conditions adds one.
+        self._observe_scripts: dict[str, _Script] = {}
+        self._abandon = _Script(ABANDON_LUA)
+        self._record_rails = _Script(RECORD_RAILS_LUA)
         self._pinned = _Pinned()
 
     @classmethod
@@ -506,13 +272,21 @@ class RedisStore:
             if connection.should_reconnect():  # type: ignore[no-untyped-call]
                 connection.disconnect()  # type: ignore[no-untyped-call]
 
-    def _evalsha(self, keys: list[str], args: list[str | int]) -> Any:
+    def _evalsha(self, script: _Script, keys: list[str], args: list[bytes | str | int]) -> Any:
         try:
-            return self._command("EVALSHA", self._script.sha, len(keys), *keys, *args)
+            return self._command("EVALSHA", script.sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
             # A restarted or another server: load the script, then run it.
-            self._script.sha = self._command("SCRIPT", "LOAD", OBSERVE_LUA)
-            return self._command("EVALSHA", self._script.sha, len(keys), *keys, *args)
+            script.sha = self._command("SCRIPT", "LOAD", script.source)
+            return self._command("EVALSHA", script.sha, len(keys), *keys, *args)
+
+    def _observe_script(self, rules: CrisisRules) -> _Script:
+        script = self._observe_scripts.get(rules.as_json)
+        if script is None:
+            if len(self._observe_scripts) >= OBSERVE_SCRIPTS_KEPT:
+                self._observe_scripts.clear()  # reloads replaced the rule sets many times
+            script = self._observe_scripts[rules.as_json] = _Script(observe_script(rules))
+        return script
 
     def _run(self, what: str, call: Callable[[], T]) -> T:
         self._breaker.check()
@@ -530,30 +304,23 @@ class RedisStore:
 
     def observe(self, observation: Observation) -> Observed:
         obs = observation
-        k = self._keys
-        keys = [
-            k.meta(obs.account),
-            k.minutes(obs.account),
-            k.hours(obs.account),
-            k.multipliers(obs.account),
-            k.transitions(obs.account),
-            k.event(obs.account, obs.event_id),
-            k.author(obs.account, obs.author_id),
-        ]
-        if obs.thread_id is not None:
-            keys.append(k.thread(obs.account, obs.thread_id))
-        args: list[str | int] = [
+        keys = self._keys.observe(obs)
+        limit = obs.limit
+        args: list[bytes | str | int] = [
             to_ms(obs.at),
             obs.event_id,
             obs.author_id,
             obs.tone,
             "1" if obs.is_multiplier else "0",
             "1" if obs.is_customer is False else "0",
-            obs.crisis.as_json,
+            "0" if obs.thread_id is None else "1",
+            "1" if obs.rails else "0",
+            obs.now_ms,
+            0 if limit is None else limit.per_window,
+            0 if limit is None else (obs.now_ms // limit.window_ms + 1) * limit.window_ms,
         ]
-        if obs.limit is not None or obs.rails:
-            args += _guard_args(obs, keys, k)
-        reply: str = self._run("observe", lambda: self._evalsha(keys, args))
+        script = self._observe_script(obs.crisis)
+        reply: str = self._run("observe", lambda: self._evalsha(script, keys, args))
         return _observed(reply)
 
     def record(
@@ -581,12 +348,13 @@ class RedisStore:
             marks.decision_id,
             marks.answered_keep_ms if marks.answered_author is not None else 0,
         ]
-        into: str = self._run("record", lambda: self._record_rails(keys=keys, args=args))
+        into: str = self._run("record", lambda: self._evalsha(self._record_rails, keys, args))
         return into or None
 
     def abandon(self, account: str, event_id: str) -> None:
         key = self._keys.event(account, event_id)
-        self._run("abandon", lambda: self._abandon(keys=[key], args=[ABANDONED, DEDUP_SECONDS]))
+        args: list[bytes | str | int] = [ABANDONED, DEDUP_SECONDS]
+        self._run("abandon", lambda: self._evalsha(self._abandon, [key], args))
 
     def wait_for_decision(
         self, account: str, event_id: str, timeout_seconds: float
@@ -609,26 +377,24 @@ class RedisStore:
         k = self._keys
 
         def read(pipe: Pipeline) -> list[Any]:
-            pipe.hmget(k.meta(account), ["wm", "level", "since"])
-            pipe.hgetall(k.minutes(account))
-            pipe.hgetall(k.hours(account))
+            pipe.hgetall(k.meta(account))
             pipe.lrange(k.transitions(account), 0, -1)
             return pipe.execute()
 
-        meta, minutes, hours, transitions = self._run(
+        meta, transitions = self._run(
             "account state", lambda: read(self._client.pipeline(transaction=True))
         )
-        if meta[0] is None:
+        if "wm" not in meta:
             return empty_account_state(account)
-        now, since = int(meta[0]), int(meta[2] or 0)
+        now, since = int(meta["wm"]), int(meta.get("since") or 0)
         return {
             "account": account,
-            "crisis_level": meta[1] or "calm",
+            "crisis_level": meta.get("level") or "calm",
             "since": iso(since) if since else None,
             "as_of": iso(now),
             "windows": {
-                "1h": ring_totals(minutes, now, *MINUTE_RING),
-                "24h": ring_totals(hours, now, *HOUR_RING),
+                "1h": ring_totals(meta, "m:", now, *MINUTE_RING),
+                "24h": ring_totals(meta, "h:", now, *HOUR_RING),
             },
             "transitions": [_transition(raw) for raw in transitions],
         }
@@ -644,16 +410,18 @@ class RedisStore:
 
 
 def ring_totals(
-    slots: Mapping[str, str], watermark_ms: int, size: int, width_ms: int
+    meta: Mapping[str, str], prefix: str, watermark_ms: int, size: int, width_ms: int
 ) -> dict[str, int]:
-    """Sum the ring slots whose bucket the window covers.
+    """Sum the ring's slots (the fields of `meta` named `prefix` + slot) that the window covers.
 
     A slot is packed as "bucket,volume,negative,hostile,positive,multiplier,non_customer",
     the counters in the order of levels.COUNTERS.
     """
     newest = watermark_ms // width_ms
     total = dict.fromkeys(COUNTERS, 0)
-    for packed in slots.values():
+    for name, packed in meta.items():
+        if not name.startswith(prefix):
+            continue
         bucket, *counts = (int(n) for n in packed.split(","))
         if newest - size < bucket <= newest:
             for name, count in zip(COUNTERS, counts, strict=True):
@@ -675,21 +443,6 @@ if redis.call('GET', KEYS[1]) == '' then
 end
 return 0
 """
-
-
-def _guard_args(obs: Observation, keys: list[str], k: Keys) -> list[str | int]:
-    """The observe script's rate-limit and rails arguments; appends their keys to `keys`."""
-    limit_at = rails_at = 0
-    per_window = until_end = 0
-    if obs.limit is not None:
-        window = obs.now_ms // obs.limit.window_ms
-        keys.append(k.limit(obs.account, window))
-        limit_at, per_window = len(keys), obs.limit.per_window
-        until_end = (window + 1) * obs.limit.window_ms - obs.now_ms
-    if obs.rails:
-        keys += [k.escalations(obs.account), k.answered(obs.account, obs.author_id)]
-        rails_at = len(keys) - 1
-    return [obs.now_ms, per_window, until_end, limit_at, rails_at]
 
 
 def _observed(reply: str) -> Observed:
@@ -757,10 +510,12 @@ local decision, into = ARGV[1], ''
 local now, cap, keep = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[6])
 if cap > 0 then
   local esc = KEYS[2]
-  local hour_ago = string.format('%.0f', now - {ESCALATION_WINDOW_MS})
-  redis.call('ZREMRANGEBYSCORE', esc, '-inf', hour_ago)
-  if redis.call('ZCOUNT', esc, '(' .. hour_ago, '+inf') >= cap then
-    into = redis.call('ZREVRANGEBYSCORE', esc, '+inf', '(' .. hour_ago, 'LIMIT', 0, 1)[1]
+  -- the escalations within the hour, newest first: at most the cap of them are kept,
+  -- and the older ones are never read again (the rank trim drops them first)
+  local in_hour = redis.call('ZREVRANGEBYSCORE', esc, '+inf',
+                             '(' .. string.format('%.0f', now - {ESCALATION_WINDOW_MS}))
+  if #in_hour >= cap then
+    into = in_hour[1]
     -- the same change as state.fold; ids hold no pattern characters
     decision = (string.gsub(decision, '{UNFOLDED}',
                             '"folded":true,"folded_into":"' .. into .. '"', 1))

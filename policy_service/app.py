@@ -30,6 +30,8 @@ from policy_service.state.memory import MemoryStore
 from policy_service.state.permits import MemoryPermits, PermitPool
 from policy_service.state.redis_capture import capture_from_settings
 from policy_service.state.redis_permits import RedisPermits
+from policy_service.state.redis_cluster import SCHEME as CLUSTER_SCHEME
+from policy_service.state.redis_cluster import ClusterStore
 from policy_service.state.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -129,6 +131,8 @@ def open_store(url: str) -> StateStore:
         return MemoryStore()
     if url.startswith("redis://"):
         return RedisStore.from_url(url)
+    if url.startswith(CLUSTER_SCHEME):
+        return ClusterStore.from_url(url)
     raise ConfigError(f"state store {url!r} is not supported yet")
 
 

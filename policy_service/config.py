@@ -10,6 +10,8 @@ from pathlib import Path
 from policy_service.errors import ConfigError
 
 PREFIX = "POLICY_"
+# The state stores: one process, one Redis, a Redis Cluster (policy_service/state/).
+STATE_SCHEMES = ("memory://", "redis://", "redis+cluster://")
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,10 @@ class Settings:
         for name in ("rate_limit_token", "rate_limit_account"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{PREFIX}{name.upper()} must be 0 (off) or more")
-        if not (self.state_url.startswith("memory://") or self.state_url.startswith("redis://")):
+        if not self.state_url.startswith(STATE_SCHEMES):
             raise ConfigError(
-                f"{PREFIX}STATE_URL must be memory:// or redis://host:port/db, not {self.state_url!r}"
+                f"{PREFIX}STATE_URL must be memory://, redis://host:port/db or "
+                f"redis+cluster://host:port[,host:port...], not {self.state_url!r}"
             )
 
 

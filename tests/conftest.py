@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
@@ -13,6 +13,9 @@ from flask.testing import FlaskClient
 
 from policy_service.app import create_app
 from policy_service.clock import FixedClock
+
+if TYPE_CHECKING:
+    from tests.redis_cluster import LocalCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"
@@ -84,3 +87,20 @@ def clean_redis_url(redis_url: str) -> Iterator[str]:
     flush(redis_url)
     yield redis_url
     flush(redis_url)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalCluster]:
+    """A Redis Cluster of three primaries of our own, on free loopback ports, for the session."""
+    from tests.redis_cluster import LocalCluster
+
+    with LocalCluster(primaries=3) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def clean_cluster_url(redis_cluster: LocalCluster) -> Iterator[str]:
+    """The session cluster's URL (redis+cluster://...), every primary flushed before and after."""
+    redis_cluster.flush()
+    yield redis_cluster.url
+    redis_cluster.flush()

@@ -9,8 +9,10 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -21,15 +23,19 @@ READY_TIMEOUT_SECONDS = 10.0
 FORBIDDEN_PORT = 6379
 
 
-def redis_server_binary() -> str:
-    """The redis-server executable; skips the test (fails it on CI) when there is none."""
-    found = shutil.which("redis-server")
+def redis_binary(name: str = "redis-server") -> str:
+    """A Redis executable (redis-server, redis-cli); skips the test (fails it on CI) without it."""
+    found = shutil.which(name)
     if found is None:
-        message = "redis-server is not installed (apt-get install redis-server)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        cannot_run(f"{name} is not installed (apt-get install redis-server)")
     return found
+
+
+def cannot_run(message: str) -> NoReturn:
+    """Skip a test that needs a real Redis where there is none; on CI that is a failure."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def free_port() -> int:
@@ -52,12 +58,28 @@ def answers_ping(port: int, timeout: float = 0.2) -> bool:
         return False
 
 
-class RedisServer:
+class ClosedOnExit:
+    """Leaving a `with` block closes the server(s): no process or directory is left behind."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class RedisServer(ClosedOnExit):
     """One redis-server process without persistence; can be stopped and started on its port."""
 
-    def __init__(self, binary: str | None = None) -> None:
-        self.binary = binary or redis_server_binary()
+    def __init__(self, binary: str | None = None, options: Sequence[str] = ()) -> None:
+        self.binary = binary or redis_binary("redis-server")
         self.port = free_port()
+        self.options = tuple(options)  # more redis-server options, e.g. --cluster-enabled yes
         self._dir = Path(tempfile.mkdtemp(prefix="policy-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -83,6 +105,7 @@ class RedisServer:
             str(self._dir),
             "--logfile",
             str(self._dir / "redis.log"),
+            *self.options,
         ]
         self._process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -128,14 +151,6 @@ class RedisServer:
     def __enter__(self) -> RedisServer:
         self.start()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def refuse_default_redis(url: str) -> None:

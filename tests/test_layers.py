@@ -42,6 +42,7 @@ def _relative(path: Path) -> str:
                 "policy_service/state/redis_store.py",
                 "policy_service/state/redis_capture.py",
                 "policy_service/state/redis_permits.py",
+                "policy_service/state/redis_cluster.py",
             },
         ),
         # Flask: the API and the app factory only.

@@ -20,6 +20,7 @@ from policy_service.state import (
     StateStore,
 )
 from policy_service.state.memory import MemoryStore
+from policy_service.state.redis_cluster import ClusterStore
 from policy_service.state.redis_store import RedisStore
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -31,13 +32,16 @@ RULES = CrisisRules(
 _ids = itertools.count()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def store(request: pytest.FixtureRequest) -> Iterator[StateStore]:
     if request.param == "memory":
         yield MemoryStore()
         return
-    url = request.getfixturevalue("clean_redis_url")
-    redis_store = RedisStore.from_url(url)
+    redis_store: RedisStore
+    if request.param == "cluster":
+        redis_store = ClusterStore.from_url(request.getfixturevalue("clean_cluster_url"))
+    else:
+        redis_store = RedisStore.from_url(request.getfixturevalue("clean_redis_url"))
     yield redis_store
     redis_store.close()
 

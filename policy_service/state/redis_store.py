@@ -39,6 +39,7 @@ from policy_service.state.redis_lua import (
 
 if TYPE_CHECKING:
     from redis.client import Pipeline
+    from redis.cluster import ClusterPipeline
     from redis.connection import AbstractConnection
 
 log = logging.getLogger(__name__)
@@ -288,14 +289,19 @@ class RedisStore:
             script = self._observe_scripts[rules.as_json] = _Script(observe_script(rules))
         return script
 
+    # Errors that say Redis cannot be reached: they open the breaker.
+    UNREACHABLE: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
+    # Any other error of the client: Redis answered, but gave no state.
+    FAILED: tuple[type[Exception], ...] = (redis.RedisError,)
+
     def _run(self, what: str, call: Callable[[], T]) -> T:
         self._breaker.check()
         try:
             result = call()
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except self.UNREACHABLE as exc:
             self._breaker.failed(f"{type(exc).__name__}: {exc}")
             raise StoreUnavailable(f"redis {what} failed: {exc}") from exc
-        except redis.RedisError as exc:
+        except self.FAILED as exc:
             # Redis answered, with an error (out of memory, read-only replica,
             # ...): no reason to stop trying, but no state either.
             raise StoreUnavailable(f"redis {what} failed: {exc}") from exc
@@ -376,13 +382,13 @@ class RedisStore:
     def account_state(self, account: str) -> dict[str, Any]:
         k = self._keys
 
-        def read(pipe: Pipeline) -> list[Any]:
+        def read(pipe: Pipeline | ClusterPipeline) -> list[Any]:
             pipe.hgetall(k.meta(account))
             pipe.lrange(k.transitions(account), 0, -1)
             return pipe.execute()
 
         meta, transitions = self._run(
-            "account state", lambda: read(self._client.pipeline(transaction=True))
+            "account state", lambda: read(self._pipeline())
         )
         if "wm" not in meta:
             return empty_account_state(account)
@@ -399,11 +405,18 @@ class RedisStore:
             "transitions": [_transition(raw) for raw in transitions],
         }
 
+    def _pipeline(self) -> Pipeline | ClusterPipeline:
+        """A transaction: the account's keys read as of one moment."""
+        return self._client.pipeline(transaction=True)
+
+    def _ping(self) -> object:
+        return self._client.ping()
+
     def ping(self) -> bool:
         if self._breaker.is_open():
             return False
         try:
-            self._run("ping", self._client.ping)
+            self._run("ping", self._ping)
         except StoreUnavailable:
             return False
         return True

@@ -1,0 +1,213 @@
+"""The Redis store on a Redis Cluster: the same keys and scripts, sent by redis-py's cluster client.
+
+Every key of an account carries the account as its hash tag, so each script
+and command touches one slot, which one primary owns: the client routes it
+there from its copy of the slot map, follows MOVED and ASK redirections while
+slots move, and reads the map again when a node fails or a replica takes over
+(docs/cluster.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import ClusterDownError, ClusterError, NoScriptError, RedisClusterException
+from redis.retry import Retry
+
+from policy_service.errors import ConfigError
+from policy_service.state import ABANDONED, DEDUP_SECONDS
+from policy_service.state.redis_store import (
+    ABANDON_LUA,
+    DEFAULT_PREFIX,
+    HEALTH_CHECK_SECONDS,
+    OBSERVE_LUA,
+    RETRIES,
+    SOCKET_TIMEOUT_SECONDS,
+    CircuitBreaker,
+    Keys,
+    RedisStore,
+)
+
+if TYPE_CHECKING:
+    from redis.cluster import ClusterPipeline
+
+T = TypeVar("T")
+
+SCHEME = "redis+cluster://"
+# While a slot migrates, a script whose keys are split between the two nodes
+# (or not all created yet) is refused with TRYAGAIN until the move is done. The
+# client retries a command 16 times (the last 8 after 50 ms each), then gives
+# up; the store starts it again this many times, which bounds the wait at about
+# 1.5 s: longer than moving an account's keys takes, short of a request's patience.
+MIGRATION_RETRIES = 3
+RETRY_PAUSE_SECONDS = (0.01, 0.05)  # jittered pause before a command is sent again
+
+
+@dataclass(frozen=True)
+class ClusterAddress:
+    """Where to find the cluster: some of its nodes (the client discovers the rest)."""
+
+    nodes: tuple[tuple[str, int], ...]
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_cluster_url(url: str) -> ClusterAddress:
+    """`redis+cluster://[user:password@]host:port[,host:port...][/0]` as a ClusterAddress."""
+    if not url.startswith(SCHEME):
+        raise ConfigError(f"a cluster URL starts with {SCHEME}, not {url!r}")
+    rest = url[len(SCHEME) :]
+    userinfo, _, rest = rest.rpartition("@")
+    hosts, _, db = rest.partition("/")
+    if db not in ("", "0") or "?" in rest:
+        # A cluster has database 0 only; options are settings, not URL parts.
+        raise ConfigError(f"a cluster URL names nodes only (database 0), not {url!r}")
+    nodes = tuple(_node(part, url) for part in hosts.split(","))
+    username = password = None
+    if userinfo:
+        user, colon, secret = userinfo.partition(":")
+        username = unquote(user) or None
+        password = unquote(secret) if colon else None
+    return ClusterAddress(nodes, username, password)
+
+
+def _node(part: str, url: str) -> tuple[str, int]:
+    host, colon, port = part.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # an IPv6 address in brackets
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"a cluster URL lists host:port pairs; {part!r} in {url!r} is none")
+    return host, int(port)
+
+
+def connect(address: ClusterAddress) -> RedisCluster:
+    """A cluster client with the single store's timeouts; it reads the slot map at once."""
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],  # type: ignore[no-untyped-call]
+        username=address.username,
+        password=address.password,
+        decode_responses=True,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+        health_check_interval=HEALTH_CHECK_SECONDS,
+        client_name="policy-service",
+        # The client would send a command again after a timeout too, and a
+        # timed-out observe script may have run: the store retries what is
+        # safe itself (ClusterStore._command).
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+def _sha(source: str) -> str:
+    return hashlib.sha1(source.encode()).hexdigest()
+
+
+_OBSERVE_SHA = _sha(OBSERVE_LUA)
+_ABANDON_SHA = _sha(ABANDON_LUA)
+
+
+class ClusterStore(RedisStore):
+    """RedisStore's semantics on a Redis Cluster, through one cluster client per process.
+
+    The client is built on first use rather than at start, so that a service
+    started while the cluster is unreachable serves degraded decisions and
+    recovers, as it does with a single Redis. The pinned connection of the
+    single store has no equivalent here: the client picks the node per command.
+    """
+
+    # The cluster says it cannot serve (a primary is down and no replica took
+    # over yet), or no node could be reached to learn the slot map.
+    UNREACHABLE = (*RedisStore.UNREACHABLE, ClusterDownError, RedisClusterException)
+
+    def __init__(
+        self,
+        connect_client: Callable[[], RedisCluster],
+        prefix: str = DEFAULT_PREFIX,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        # Not RedisStore.__init__: that one takes a single-node client, which
+        # this store replaces by its own, connected later.
+        self._keys = Keys(prefix)
+        self._breaker = breaker or CircuitBreaker()
+        self._connect = connect_client
+        self._lock = threading.Lock()
+        self._cluster: RedisCluster | None = None
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = DEFAULT_PREFIX) -> ClusterStore:
+        """A store for `url` (redis+cluster://host:port,...); nothing is connected yet."""
+        address = parse_cluster_url(url)
+        return cls(lambda: connect(address), prefix)
+
+    def close(self) -> None:
+        """Close the client's connections; the next call builds a new client."""
+        with self._lock:
+            client, self._cluster = self._cluster, None
+        if client is not None:
+            client.close()
+
+    def _client_now(self) -> RedisCluster:
+        client = self._cluster
+        if client is None:
+            with self._lock:
+                if self._cluster is None:
+                    self._cluster = self._connect()
+                client = self._cluster
+        return client
+
+    def _command(self, *args: str | bytes | int) -> Any:
+        """One command on the node that owns its key, sent again while that is safe.
+
+        Sent again: after a connection error (the client has read the slot
+        map again, so a replica that took over is found), and after the
+        client's own redirections ran out on TRYAGAIN (a slot in migration).
+        Never after a timeout: the command may have run.
+        """
+        client = self._client_now()
+        connection_retries, migration_retries = RETRIES, MIGRATION_RETRIES
+        while True:
+            try:
+                return client.execute_command(*args)  # type: ignore[no-untyped-call]
+            except redis.ConnectionError:
+                if connection_retries == 0:
+                    raise
+                connection_retries -= 1
+            except ClusterError as exc:
+                if isinstance(exc, ClusterDownError) or migration_retries == 0:
+                    raise
+                migration_retries -= 1
+            time.sleep(random.uniform(*RETRY_PAUSE_SECONDS))
+
+    def _run_script(self, source: str, sha: str, keys: list[str], args: list[str | int]) -> Any:
+        try:
+            return self._command("EVALSHA", sha, len(keys), *keys, *args)
+        except NoScriptError:
+            # This primary has not run the script yet (new, restarted, or a
+            # replica that took over): EVAL runs it and keeps it for EVALSHA.
+            return self._command("EVAL", source, len(keys), *keys, *args)
+
+    def _evalsha(self, keys: list[str], args: list[str | int]) -> Any:
+        return self._run_script(OBSERVE_LUA, _OBSERVE_SHA, keys, args)
+
+    def abandon(self, account: str, event_id: str) -> None:
+        key = self._keys.event(account, event_id)
+        args: list[str | int] = [ABANDONED, DEDUP_SECONDS]
+        self._run("abandon", lambda: self._run_script(ABANDON_LUA, _ABANDON_SHA, [key], args))
+
+    def _pipeline(self) -> ClusterPipeline:
+        # A transaction on one slot: the account's keys as of one moment.
+        pipe: ClusterPipeline = self._client_now().pipeline(transaction=True)  # type: ignore[no-untyped-call]
+        return pipe
+
+    def _ping(self) -> object:
+        # Every primary: an account on any of them would be decided without state.
+        return self._client_now().ping(target_nodes=RedisCluster.PRIMARIES)

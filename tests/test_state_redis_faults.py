@@ -11,7 +11,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from policy_service.app import create_app
+from policy_service.app import create_app, open_store
 from policy_service.clock import FixedClock
 from policy_service.errors import StoreUnavailable
 from policy_service.state.redis_store import CircuitBreaker, RedisStore
@@ -147,14 +147,16 @@ def test_the_store_fails_fast_while_the_breaker_is_open(server: RedisServer) -> 
         store.close()
 
 
-def test_store_errors_are_store_unavailable_and_ping_never_raises() -> None:
-    # Nothing listens on port 1 of the loopback interface.
-    store = RedisStore.from_url("redis://127.0.0.1:1/0")
+# Nothing listens on port 1 of the loopback interface.
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:1/0", "redis+cluster://127.0.0.1:1"])
+def test_store_errors_are_store_unavailable_and_ping_never_raises(url: str) -> None:
+    store = open_store(url)
     try:
         assert store.ping() is False
         calls: list[Callable[[], object]] = [
             lambda: store.account_state("acme"),
             lambda: store.record("acme", "e1", {"action": "ignore"}),
+            lambda: store.abandon("acme", "e1"),
             lambda: store.wait_for_decision("acme", "e1", 0.1),
         ]
         for call in calls:

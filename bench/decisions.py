@@ -331,19 +331,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "(written to /dev/null) [off]",
     )
     load = parser.add_argument_group("load (wrk)")
-    load.add_argument("--duration", type=int, default=10, help="seconds per round [10]")
-    load.add_argument(
-        "--rounds", type=int, default=3, help=f"rounds per target, at least {MIN_ROUNDS} [3]"
-    )
-    load.add_argument(
-        "--warmup",
-        type=int,
-        default=2,
-        help="seconds of unmeasured load per target first; also checks the answers [2]",
-    )
-    load.add_argument("--connections", type=int, default=8, help="open connections [8]")
+    add_load_options(load, 8, "open connections [8]")
     load.add_argument("--wrk-threads", type=int, default=1, help="wrk client threads [1]")
-    load.add_argument("--timeout", type=int, default=5, help="wrk request timeout, seconds [5]")
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -367,6 +356,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.connections < args.wrk_threads:
         parser.error("--connections must be at least --wrk-threads (wrk needs one per thread)")
     return args
+
+
+def add_load_options(
+    group: argparse._ArgumentGroup, connections: int, connections_help: str
+) -> None:
+    """The options of the rounds and of wrk that every benchmark of the service takes."""
+    group.add_argument("--duration", type=int, default=10, help="seconds per round [10]")
+    group.add_argument(
+        "--rounds", type=int, default=3, help=f"rounds per target, at least {MIN_ROUNDS} [3]"
+    )
+    group.add_argument(
+        "--warmup",
+        type=int,
+        default=2,
+        help="seconds of unmeasured load per target first; also checks the answers [2]",
+    )
+    group.add_argument("--connections", type=int, default=connections, help=connections_help)
+    group.add_argument("--timeout", type=int, default=5, help="wrk request timeout, seconds [5]")
 
 
 def gunicorn_options(args: argparse.Namespace, workers: int) -> list[str]:
@@ -570,21 +577,7 @@ class RedisServer:
 
     def counts(self, cpu_seconds: float | None) -> RedisCounts:
         """What the server did since reset_stats, less the benchmark's own CONFIG RESETSTAT."""
-        info = self._redis().info("stats", "commandstats")
-        commands = {
-            key.removeprefix("cmdstat_"): int(value["calls"])
-            for key, value in info.items()
-            if key.startswith("cmdstat_")
-        }
-        # CONFIG RESETSTAT is counted, and its reply written, after it reset
-        # the counters; INFO is counted only after it wrote its own output.
-        own = commands.pop("config|resetstat", 0)
-        return RedisCounts(
-            round_trips=int(info["total_writes_processed"]) - own,
-            script_runs=sum(n for name, n in commands.items() if name in SCRIPT_COMMANDS),
-            commands=dict(sorted(commands.items(), key=lambda item: (-item[1], item[0]))),
-            cpu_seconds=cpu_seconds,
-        )
+        return redis_counts(self._redis(), cpu_seconds)
 
     def describe(self) -> dict[str, Any]:
         """Version, memory and keys, for the JSON results."""
@@ -611,6 +604,25 @@ class RedisServer:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def redis_counts(client: redis.Redis, cpu_seconds: float | None) -> RedisCounts:
+    """What one redis-server did since CONFIG RESETSTAT, less that command itself."""
+    info = client.info("stats", "commandstats")
+    commands = {
+        key.removeprefix("cmdstat_"): int(value["calls"])
+        for key, value in info.items()
+        if key.startswith("cmdstat_")
+    }
+    # CONFIG RESETSTAT is counted, and its reply written, after it reset
+    # the counters; INFO is counted only after it wrote its own output.
+    own = commands.pop("config|resetstat", 0)
+    return RedisCounts(
+        round_trips=int(info["total_writes_processed"]) - own,
+        script_runs=sum(n for name, n in commands.items() if name in SCRIPT_COMMANDS),
+        commands=dict(sorted(commands.items(), key=lambda item: (-item[1], item[0]))),
+        cpu_seconds=cpu_seconds,
+    )
 
 
 def free_port() -> int:
@@ -702,9 +714,19 @@ def own_and_children_seconds() -> float:
 
 
 def run_wrk(
-    wrk: str, server: Server, args: argparse.Namespace, seconds: int, tag: str, tally: bool
+    wrk: str,
+    server: Server,
+    args: argparse.Namespace,
+    seconds: int,
+    tag: str,
+    tally: bool,
+    accounts: int = 0,
 ) -> tuple[dict[str, Any], float | None]:
-    """wrk's result line, and the CPU seconds the workers spent meanwhile."""
+    """wrk's result line, and the CPU seconds the workers spent meanwhile.
+
+    `accounts`: spread the comments over that many accounts (BENCH_ACCOUNTS in
+    post_event.lua); 0 keeps the script's three.
+    """
     argv = [
         wrk,
         "-t",
@@ -726,7 +748,11 @@ def run_wrk(
     pids = server.worker_pids()
     cpu_before = cpu_seconds(pids)
     done = subprocess.run(
-        argv, capture_output=True, text=True, check=False, env={**os.environ, "BENCH_TOKEN": TOKEN}
+        argv,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "BENCH_TOKEN": TOKEN, "BENCH_ACCOUNTS": str(accounts)},
     )
     cpu_after = cpu_seconds(pids) if server.worker_pids() == pids else None
     if done.returncode != 0:
@@ -969,6 +995,24 @@ def table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def per_round_table(names: list[str], rounds: list[Round]) -> str:
+    """Every round of every target, to show drift: the service's store grows from round to round."""
+    per_round = [
+        ["round", *(f"{name} {column}" for name in names for column in ROUND_COLUMNS)]
+        + ["other load max"]
+    ]
+    for number in sorted({r.round for r in rounds}):
+        by_target = {r.target: r for r in rounds if r.round == number}
+        cells = [str(number)]
+        for name in names:
+            r = by_target[name]
+            cells += [f"{r.requests_per_s:.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}"]
+        others = [r.other_cpu_cores for r in by_target.values() if r.other_cpu_cores is not None]
+        cells.append(f"{max(others):.2f}" if others else "-")
+        per_round.append(cells)
+    return table(per_round)
+
+
 def counts(values: dict[str, int]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(values.items())) or "0"
 
@@ -1010,24 +1054,7 @@ def report(targets: list[Target], summaries: dict[str, Summary], rounds: list[Ro
                 "-" if s.other_cpu_cores_max is None else f"{s.other_cpu_cores_max:.2f}",
             ]
         )
-    # Per round, to show drift: the service's store grows from round to round.
-    per_round = [
-        [
-            "round",
-            *(f"{t.name} {column}" for t in targets for column in ROUND_COLUMNS),
-            "other load max",
-        ]
-    ]
-    for number in sorted({r.round for r in rounds}):
-        by_target = {r.target: r for r in rounds if r.round == number}
-        cells = [str(number)]
-        for target in targets:
-            r = by_target[target.name]
-            cells += [f"{r.requests_per_s:.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}"]
-        others = [r.other_cpu_cores for r in by_target.values() if r.other_cpu_cores is not None]
-        cells.append(f"{max(others):.2f}" if others else "-")
-        per_round.append(cells)
-    lines = [table(rows), "", table(per_round), ""]
+    lines = [table(rows), "", per_round_table([t.name for t in targets], rounds), ""]
     redis_rows = [
         [
             "per decision",

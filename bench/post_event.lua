@@ -81,6 +81,21 @@ if token then
 end
 local threads = {}
 
+-- BENCH_ACCOUNTS=N spreads the comments over N accounts (acme-0, globex-1, ...)
+-- instead of the three above, so that on a Redis Cluster they land on every
+-- primary. The variants are written once here, not per request.
+local spread = tonumber(os.getenv("BENCH_ACCOUNTS") or "0") or 0
+local variants = nil
+if spread > 0 then
+  variants = {}
+  for a = 0, spread - 1 do
+    variants[a] = {}
+    for t, template in ipairs(templates) do
+      variants[a][t] = string.gsub(template, '"account":"(%w+)"', '"account":"%1-' .. a .. '"', 1)
+    end
+  end
+end
+
 function setup(thread)
   thread:set("thread_no", #threads + 1)
   table.insert(threads, thread)
@@ -107,8 +122,9 @@ function request()
     occurred_at = os.date("!%Y-%m-%dT%H:%M:%SZ", now - 90)
     posted_at = os.date("!%Y-%m-%dT%H:%M:%SZ", now - 3 * 3600)
   end
+  local chosen = variants and variants[counter % spread] or templates
   local body = string.format(
-    templates[counter % #templates + 1],
+    chosen[counter % #templates + 1],
     string.format("b-%s-%d-%d", run_tag, thread_no, counter),
     occurred_at,
     "u" .. counter % 997,

@@ -87,6 +87,11 @@ class RedisServer(ClosedOnExit):
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def pid(self) -> int | None:
+        """The running server's process id (its CPU time is in /proc/<pid>/stat)."""
+        return None if self._process is None else self._process.pid
+
     def start(self) -> None:
         """Start the server (again, on the same port) and wait until it answers PING."""
         if self._process is not None:

@@ -10,6 +10,7 @@ slots move, and reads the map again when a node fails or a replica takes over
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import threading
 import time
@@ -21,7 +22,15 @@ from urllib.parse import unquote
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
-from redis.exceptions import ClusterDownError, ClusterError, NoScriptError, RedisClusterException
+from redis.crc import key_slot
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    ClusterError,
+    NoScriptError,
+    RedisClusterException,
+    TryAgainError,
+)
 from redis.retry import Retry
 
 from policy_service.errors import ConfigError
@@ -36,10 +45,12 @@ from policy_service.state.redis_store import (
     CircuitBreaker,
     Keys,
     RedisStore,
+    _packed,
 )
 
 if TYPE_CHECKING:
     from redis.cluster import ClusterPipeline
+    from redis.connection import AbstractConnection
 
 T = TypeVar("T")
 
@@ -115,13 +126,31 @@ _OBSERVE_SHA = _sha(OBSERVE_LUA)
 _ABANDON_SHA = _sha(ABANDON_LUA)
 
 
+class _PinnedNodes(threading.local):
+    """The connections a thread keeps, one per primary, and the client and process they belong to."""
+
+    client: RedisCluster | None = None
+    pid = 0
+    connections: dict[str, AbstractConnection]
+
+    def __init__(self) -> None:
+        self.connections = {}
+
+
+def _encoded(key: str | bytes | int) -> bytes:
+    return key if isinstance(key, bytes) else str(key).encode()
+
+
+SCRIPT_CALLS = frozenset({"EVALSHA", "EVAL"})
+
+
 class ClusterStore(RedisStore):
     """RedisStore's semantics on a Redis Cluster, through one cluster client per process.
 
     The client is built on first use rather than at start, so that a service
     started while the cluster is unreachable serves degraded decisions and
     recovers, as it does with a single Redis. The pinned connection of the
-    single store has no equivalent here: the client picks the node per command.
+    single store becomes one per primary and thread.
     """
 
     # The cluster says it cannot serve (a primary is down and no replica took
@@ -141,6 +170,7 @@ class ClusterStore(RedisStore):
         self._connect = connect_client
         self._lock = threading.Lock()
         self._cluster: RedisCluster | None = None
+        self._nodes = _PinnedNodes()
 
     @classmethod
     def from_url(cls, url: str, prefix: str = DEFAULT_PREFIX) -> ClusterStore:
@@ -165,14 +195,54 @@ class ClusterStore(RedisStore):
         return client
 
     def _command(self, *args: str | bytes | int) -> Any:
-        """One command on the node that owns its key, sent again while that is safe.
+        """One command on the primary that owns its key.
 
-        Sent again: after a connection error (the client has read the slot
-        map again, so a replica that took over is found), and after the
-        client's own redirections ran out on TRYAGAIN (a slot in migration).
-        Never after a timeout: the command may have run.
+        Straight to that primary's connection pinned to this thread, while the
+        slot map is right; a redirection or a lost connection hands the command
+        to the client's own path, which follows it (see _routed).
         """
         client = self._client_now()
+        try:
+            return self._direct(client, args)
+        except (AskError, TryAgainError, redis.ConnectionError):
+            # MOVED (an AskError too), ASK and TRYAGAIN came before the command
+            # ran; a lost connection is retried as the client's path would.
+            return self._routed(client, args)
+
+    def _direct(self, client: RedisCluster, args: tuple[str | bytes | int, ...]) -> Any:
+        # redis-py's per-command path (command policies, its slot lookup
+        # through the command's key specification, borrowing a connection,
+        # metrics) costs as much client CPU as the command: the single store
+        # pins its connection for the same reason.
+        key = args[3] if args[0] in SCRIPT_CALLS else args[1]
+        node = client.nodes_manager.get_node_from_slot(key_slot(_encoded(key)))
+        connection = self._pinned_connection(client, node)
+        connection.send_packed_command((_packed(args),))  # type: ignore[no-untyped-call]
+        return connection.read_response()
+
+    def _pinned_connection(self, client: RedisCluster, node: ClusterNode) -> AbstractConnection:
+        pinned = self._nodes
+        if pinned.client is not client or pinned.pid != os.getpid():
+            # A new client (after close), a new thread or a forked child.
+            pinned.client, pinned.pid, pinned.connections = client, os.getpid(), {}
+        connection = pinned.connections.get(node.name)
+        if connection is None:
+            # Kept, never given back: a connection that lost its socket
+            # connects again when it next sends.
+            pool = client.get_redis_connection(node).connection_pool
+            connection = pool.get_connection()
+            pinned.connections[node.name] = connection
+        return connection
+
+    def _routed(self, client: RedisCluster, args: tuple[str | bytes | int, ...]) -> Any:
+        """The command through the client's own path, sent again while that is safe.
+
+        The client follows MOVED and ASK and waits out TRYAGAIN. Sent again:
+        after a connection error (the client has read the slot map again, so
+        a replica that took over is found), and after the client's own
+        redirections ran out on TRYAGAIN (a slot in migration). Never after a
+        timeout: the command may have run.
+        """
         connection_retries, migration_retries = RETRIES, MIGRATION_RETRIES
         while True:
             try:

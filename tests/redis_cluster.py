@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -12,13 +13,21 @@ from tests.redis_server import (
     READY_TIMEOUT_SECONDS,
     ClosedOnExit,
     RedisServer,
+    cannot_run,
     free_port,
     redis_binary,
 )
 
 # Short, so that a failed primary is noticed soon; long enough for a loaded machine.
 NODE_TIMEOUT_MS = 3000
-SLOTS = 16384
+MIN_VERSION = (7, 0)  # the bus port of a node is set apart (--cluster-port) since 7.0
+
+
+def server_version(binary: str) -> tuple[int, ...]:
+    """redis-server's version: "Redis server v=7.0.15 sha=..." -> (7, 0, 15)."""
+    done = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
+    found = re.search(r"v=(\d+)\.(\d+)\.(\d+)", done.stdout)
+    return tuple(int(n) for n in found.groups()) if found else (0,)
 
 
 class LocalCluster(ClosedOnExit):
@@ -32,6 +41,9 @@ class LocalCluster(ClosedOnExit):
     def __init__(self, primaries: int = 3, replicas: int = 0) -> None:
         self.replicas = replicas
         self.cli = redis_binary("redis-cli")
+        server = redis_binary("redis-server")
+        if server_version(server) < MIN_VERSION:
+            cannot_run(f"{server} is older than Redis 7.0, which brought --cluster-port")
         self.servers = [
             RedisServer(
                 options=(

@@ -27,6 +27,8 @@ from tests.traffic import (
     with_copies,
 )
 
+pytestmark = pytest.mark.redis
+
 ACCOUNTS = 12
 BEFORE = 1200  # events 0..1199 before the changes, the same number after them
 DURING = 100_000  # events from here on are sent while the cluster changes

@@ -14,6 +14,8 @@ from tests.conftest import NOW, RULES_DIR
 from tests.redis_cluster import LocalCluster
 from tests.test_state_redis_faults import BOUND_SECONDS, INSULT, decide, eventually
 
+pytestmark = pytest.mark.redis
+
 
 def app_on(url: str) -> Flask:
     return create_app(

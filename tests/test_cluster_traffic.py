@@ -20,6 +20,8 @@ from tests.traffic import (
     with_copies,
 )
 
+pytestmark = pytest.mark.redis
+
 ACCOUNTS = 200
 DISTINCT = 9_000
 TWICE, THRICE = 600, 200  # 9000 + 600 + 2 * 200 = 10,000 requests

@@ -77,6 +77,7 @@ def calls(cluster: LocalCluster) -> dict[str, int]:
     return total
 
 
+@pytest.mark.redis
 def test_observe_and_record_cost_one_round_trip_each_on_the_cluster(
     redis_cluster: LocalCluster, store: ClusterStore
 ) -> None:
@@ -93,6 +94,7 @@ def test_observe_and_record_cost_one_round_trip_each_on_the_cluster(
         assert f"cmdstat_{other}" not in sent
 
 
+@pytest.mark.redis
 def test_a_primary_that_lost_its_scripts_runs_them_again(
     redis_cluster: LocalCluster, store: ClusterStore
 ) -> None:
@@ -106,6 +108,7 @@ def test_a_primary_that_lost_its_scripts_runs_them_again(
     assert store.observe(obs).retry
 
 
+@pytest.mark.redis
 def test_an_accounts_keys_share_one_slot(redis_cluster: LocalCluster, store: ClusterStore) -> None:
     for n in range(12):
         send(store, minutes(n), "hostile", author="m1", multiplier=True, account="one.brand")

@@ -59,7 +59,7 @@ SCHEME = "redis+cluster://"
 # (or not all created yet) is refused with TRYAGAIN until the move is done. The
 # client retries a command 16 times (the last 8 after 50 ms each), then gives
 # up; the store starts it again this many times, which bounds the wait at about
-# 1.5 s: longer than moving an account's keys takes, short of a request's patience.
+# 1.6 s: longer than moving a slot's keys takes, short of a request's patience.
 MIGRATION_RETRIES = 3
 RETRY_PAUSE_SECONDS = (0.01, 0.05)  # jittered pause before a command is sent again
 

@@ -29,9 +29,9 @@ from policy_service.state import AccountLimit, StateStore
 from policy_service.state.memory import MemoryStore
 from policy_service.state.permits import MemoryPermits, PermitPool
 from policy_service.state.redis_capture import capture_from_settings
-from policy_service.state.redis_permits import RedisPermits
 from policy_service.state.redis_cluster import SCHEME as CLUSTER_SCHEME
-from policy_service.state.redis_cluster import ClusterStore
+from policy_service.state.redis_cluster import ClusterPermits, ClusterStore
+from policy_service.state.redis_permits import RedisPermits
 from policy_service.state.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -140,4 +140,6 @@ def open_permits(url: str) -> PermitPool:
     """Where the per-token rate limit counts: beside the state (one process or Redis)."""
     if url.startswith("redis://"):
         return RedisPermits.from_url(url)
+    if url.startswith(CLUSTER_SCHEME):
+        return ClusterPermits.from_url(url)
     return MemoryPermits()

@@ -17,6 +17,7 @@ from policy_service.clock import FixedClock
 from policy_service.errors import StoreUnavailable
 from policy_service.ratelimit import TokenLimiter
 from policy_service.state.permits import MemoryPermits
+from policy_service.state.redis_cluster import ClusterPermits
 from policy_service.state.redis_permits import RedisPermits
 from policy_service.state.redis_store import RedisStore
 from tests.conftest import NOW, RULES_DIR, make_event
@@ -182,9 +183,19 @@ def test_limits_of_zero_are_off(tmp_path: Path, clock: FixedClock) -> None:
 # The lease mechanism
 
 
-def test_leases_never_hand_out_more_than_the_limit_across_workers(clean_redis_url: str) -> None:
+@pytest.mark.parametrize("where", ["redis", "cluster"])
+def test_leases_never_hand_out_more_than_the_limit_across_workers(
+    where: str, request: pytest.FixtureRequest
+) -> None:
     clock = FixedClock(NOW)
-    pools = [RedisPermits.from_url(clean_redis_url) for _ in range(3)]
+    pools: list[RedisPermits]
+    if where == "cluster":
+        url = request.getfixturevalue("clean_cluster_url")
+        pools = [ClusterPermits.from_url(url) for _ in range(3)]
+    else:
+        pools = [
+            RedisPermits.from_url(request.getfixturevalue("clean_redis_url")) for _ in range(3)
+        ]
     try:
         limiters = [TokenLimiter(pool, clock, 1000, 60) for pool in pools]
         granted = sum(1 for n in range(1500) if limiters[n % 3].acquire("bot") == 0.0)
@@ -290,10 +301,23 @@ def test_redis_permits_fail_fast_while_redis_is_down() -> None:
         try:
             assert pool.lease("k", 1, 5, 10, 60_000) == 5
             server.stop()
-            with pytest.raises(StoreUnavailable):
-                pool.lease("k", 1, 5, 10, 60_000)
-            # the breaker is open: the next lease fails without trying the network
-            with pytest.raises(StoreUnavailable, match="not retried yet"):
-                pool.lease("k", 1, 5, 10, 60_000)
+            _fails_fast(pool)
         finally:
             pool.close()
+
+
+def test_cluster_permits_fail_fast_while_the_cluster_is_unreachable() -> None:
+    # Nothing listens on port 1 of the loopback interface.
+    pool = ClusterPermits.from_url("redis+cluster://127.0.0.1:1")
+    try:
+        _fails_fast(pool)
+    finally:
+        pool.close()
+
+
+def _fails_fast(pool: RedisPermits) -> None:
+    with pytest.raises(StoreUnavailable):
+        pool.lease("k", 1, 5, 10, 60_000)
+    # the breaker is open: the next lease fails without trying the network
+    with pytest.raises(StoreUnavailable, match="not retried yet"):
+        pool.lease("k", 1, 5, 10, 60_000)

@@ -9,12 +9,13 @@ slots move, and reads the map again when a node fails or a replica takes over
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
@@ -34,9 +35,8 @@ from redis.exceptions import (
 from redis.retry import Retry
 
 from policy_service.errors import ConfigError
-from policy_service.state import ABANDONED, DEDUP_SECONDS
+from policy_service.state.redis_permits import RedisPermits
 from policy_service.state.redis_store import (
-    ABANDON_LUA,
     DEFAULT_PREFIX,
     HEALTH_CHECK_SECONDS,
     OBSERVE_LUA,
@@ -118,12 +118,12 @@ def connect(address: ClusterAddress) -> RedisCluster:
     )
 
 
+@functools.cache
 def _sha(source: str) -> str:
     return hashlib.sha1(source.encode()).hexdigest()
 
 
 _OBSERVE_SHA = _sha(OBSERVE_LUA)
-_ABANDON_SHA = _sha(ABANDON_LUA)
 
 
 class _PinnedNodes(threading.local):
@@ -144,22 +144,80 @@ def _encoded(key: str | bytes | int) -> bytes:
 SCRIPT_CALLS = frozenset({"EVALSHA", "EVAL"})
 
 
+class LazyCluster:
+    """One cluster client, built on first use (it reads the slot map at once), closed and rebuilt.
+
+    Built late so that a service started while the cluster is unreachable
+    serves degraded decisions and recovers, as it does with a single Redis.
+    """
+
+    def __init__(self, connect_client: Callable[[], RedisCluster]) -> None:
+        self._connect = connect_client
+        self._lock = threading.Lock()
+        self._client: RedisCluster | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> LazyCluster:
+        address = parse_cluster_url(url)
+        return cls(lambda: connect(address))
+
+    def client(self) -> RedisCluster:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._connect()
+                client = self._client
+        return client
+
+    def close(self) -> None:
+        """Close the client's connections; the next call builds a new client."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+
+# The cluster's own errors: it says it cannot serve (a primary is down and no
+# replica took over yet), or no node could be reached to learn the slot map.
+CLUSTER_UNREACHABLE = (ClusterDownError, RedisClusterException)
+
+
+class ClusterPermits(RedisPermits):
+    """The rate-limit permits on the cluster: the same counters, each in the slot of its hash tag."""
+
+    FAILED = (*RedisPermits.FAILED, RedisClusterException)
+
+    def __init__(self, cluster: LazyCluster, prefix: str = DEFAULT_PREFIX) -> None:
+        # Not RedisPermits.__init__, which takes a single-node client.
+        self._cluster = cluster
+        self._prefix = prefix
+        self._breaker = CircuitBreaker()
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = DEFAULT_PREFIX) -> ClusterPermits:
+        return cls(LazyCluster.from_url(url), prefix)
+
+    def close(self) -> None:
+        self._cluster.close()
+
+    def _pipeline(self) -> ClusterPipeline:
+        pipe: ClusterPipeline = self._cluster.client().pipeline(transaction=False)  # type: ignore[no-untyped-call]
+        return pipe
+
+
 class ClusterStore(RedisStore):
     """RedisStore's semantics on a Redis Cluster, through one cluster client per process.
 
-    The client is built on first use rather than at start, so that a service
-    started while the cluster is unreachable serves degraded decisions and
-    recovers, as it does with a single Redis. The pinned connection of the
-    single store becomes one per primary and thread.
+    The client is built on first use (LazyCluster). The pinned connection of
+    the single store becomes one per primary and thread.
     """
 
-    # The cluster says it cannot serve (a primary is down and no replica took
-    # over yet), or no node could be reached to learn the slot map.
-    UNREACHABLE = (*RedisStore.UNREACHABLE, ClusterDownError, RedisClusterException)
+    UNREACHABLE = (*RedisStore.UNREACHABLE, *CLUSTER_UNREACHABLE)
 
     def __init__(
         self,
-        connect_client: Callable[[], RedisCluster],
+        cluster: LazyCluster,
         prefix: str = DEFAULT_PREFIX,
         breaker: CircuitBreaker | None = None,
     ) -> None:
@@ -167,32 +225,17 @@ class ClusterStore(RedisStore):
         # this store replaces by its own, connected later.
         self._keys = Keys(prefix)
         self._breaker = breaker or CircuitBreaker()
-        self._connect = connect_client
-        self._lock = threading.Lock()
-        self._cluster: RedisCluster | None = None
+        self._cluster = cluster
         self._nodes = _PinnedNodes()
 
     @classmethod
     def from_url(cls, url: str, prefix: str = DEFAULT_PREFIX) -> ClusterStore:
         """A store for `url` (redis+cluster://host:port,...); nothing is connected yet."""
-        address = parse_cluster_url(url)
-        return cls(lambda: connect(address), prefix)
+        return cls(LazyCluster.from_url(url), prefix)
 
     def close(self) -> None:
         """Close the client's connections; the next call builds a new client."""
-        with self._lock:
-            client, self._cluster = self._cluster, None
-        if client is not None:
-            client.close()
-
-    def _client_now(self) -> RedisCluster:
-        client = self._cluster
-        if client is None:
-            with self._lock:
-                if self._cluster is None:
-                    self._cluster = self._connect()
-                client = self._cluster
-        return client
+        self._cluster.close()
 
     def _command(self, *args: str | bytes | int) -> Any:
         """One command on the primary that owns its key.
@@ -201,7 +244,7 @@ class ClusterStore(RedisStore):
         slot map is right; a redirection or a lost connection hands the command
         to the client's own path, which follows it (see _routed).
         """
-        client = self._client_now()
+        client = self._cluster.client()
         try:
             return self._direct(client, args)
         except (AskError, TryAgainError, redis.ConnectionError):
@@ -257,7 +300,9 @@ class ClusterStore(RedisStore):
                 migration_retries -= 1
             time.sleep(random.uniform(*RETRY_PAUSE_SECONDS))
 
-    def _run_script(self, source: str, sha: str, keys: list[str], args: list[str | int]) -> Any:
+    def _run_script(
+        self, source: str, sha: str, keys: list[str], args: Sequence[bytes | str | int]
+    ) -> Any:
         try:
             return self._command("EVALSHA", sha, len(keys), *keys, *args)
         except NoScriptError:
@@ -268,16 +313,14 @@ class ClusterStore(RedisStore):
     def _evalsha(self, keys: list[str], args: list[str | int]) -> Any:
         return self._run_script(OBSERVE_LUA, _OBSERVE_SHA, keys, args)
 
-    def abandon(self, account: str, event_id: str) -> None:
-        key = self._keys.event(account, event_id)
-        args: list[str | int] = [ABANDONED, DEDUP_SECONDS]
-        self._run("abandon", lambda: self._run_script(ABANDON_LUA, _ABANDON_SHA, [key], args))
+    def _call_script(self, source: str, keys: list[str], args: list[bytes | str | int]) -> Any:
+        return self._run_script(source, _sha(source), keys, args)
 
     def _pipeline(self) -> ClusterPipeline:
         # A transaction on one slot: the account's keys as of one moment.
-        pipe: ClusterPipeline = self._client_now().pipeline(transaction=True)  # type: ignore[no-untyped-call]
+        pipe: ClusterPipeline = self._cluster.client().pipeline(transaction=True)  # type: ignore[no-untyped-call]
         return pipe
 
     def _ping(self) -> object:
         # Every primary: an account on any of them would be decided without state.
-        return self._client_now().ping(target_nodes=RedisCluster.PRIMARIES)
+        return self._cluster.client().ping(target_nodes=RedisCluster.PRIMARIES)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import redis
 
 from policy_service.errors import StoreUnavailable
@@ -10,6 +12,10 @@ from policy_service.state.redis_store import (
     SOCKET_TIMEOUT_SECONDS,
     CircuitBreaker,
 )
+
+if TYPE_CHECKING:
+    from redis.client import Pipeline
+    from redis.cluster import ClusterPipeline
 
 
 class RedisPermits:
@@ -49,15 +55,21 @@ class RedisPermits:
         # `key` is a digest (hex): it cannot reach into another hash tag.
         return f"{self._prefix}{{permits:{key}}}:rl:{window}"
 
+    # What a failed lease raises (the cluster's client adds its own errors).
+    FAILED: tuple[type[Exception], ...] = (redis.RedisError,)
+
+    def _pipeline(self) -> Pipeline | ClusterPipeline:
+        return self._client.pipeline(transaction=False)
+
     def lease(self, key: str, window: int, wanted: int, limit: int, ttl_ms: int) -> int:
         name = self.key(key, window)
         self._breaker.check()
         try:
-            pipe = self._client.pipeline(transaction=False)
+            pipe = self._pipeline()
             pipe.incrby(name, wanted)
             pipe.pexpire(name, ttl_ms)
             total, _ = pipe.execute()
-        except redis.RedisError as exc:
+        except self.FAILED as exc:
             self._breaker.failed(f"{type(exc).__name__}: {exc}")
             raise StoreUnavailable(f"redis permits failed: {exc}") from exc
         self._breaker.succeeded()

@@ -58,6 +58,11 @@ class LocalCluster(ClosedOnExit):
                     # A replica's first sync at once, not after the default 5 s wait.
                     "--repl-diskless-sync-delay",
                     "0",
+                    # A replica is listed in CLUSTER SLOTS (and known to the clients)
+                    # once its offset moved: the primary's pings move it, every 10 s
+                    # by default.
+                    "--repl-ping-replica-period",
+                    "1",
                 )
             )
             for _ in range(primaries * (1 + replicas))

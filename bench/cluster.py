@@ -67,6 +67,7 @@ from decisions import (
     ratio,
     redis_counts,
     run_wrk,
+    service_env,
     summarize,
     table,
     to_round,
@@ -74,10 +75,11 @@ from decisions import (
 )
 
 sys.path.insert(0, str(ROOT))  # the test suite's cluster: tests/redis_cluster.py
+from policy_service.state.redis_store import DEFAULT_PREFIX  # noqa: E402
 from tests.redis_cluster import LocalCluster  # noqa: E402
 
 INSTANCES = 3
-KINDS = ("meta", "ring:m", "ring:h", "mult", "tr", "an", "tn", "ev")
+KINDS = ("meta", "ring:m", "ring:h", "mult", "tr", "an", "tn", "ev", "rl", "esc", "aa")
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def setups(args: argparse.Namespace, single_url: str, cluster_url: str) -> list[Setup]:
-    env = {"POLICY_RULES_DIR": str(ROOT / "rules"), "POLICY_TOKENS_FILE": str(tokens_file())}
+    env = service_env()
 
     def target(name: str, url: str) -> Target:
         return Target(name, SERVICE_APP, {**env, "POLICY_STATE_URL": url}, workers=args.workers)
@@ -350,6 +352,8 @@ def measure_memory(cluster: LocalCluster, args: argparse.Namespace) -> dict[str,
         node = cluster.node(port)
         try:
             for key in node.scan_iter(count=1000):
+                if key.startswith(f"{DEFAULT_PREFIX}{{permits:"):
+                    continue  # a caller's rate-limit permits, not an account's
                 kind = kind_of(key)
                 keys[kind] += 1
                 usage[kind] += int(node.memory_usage(key, samples=0) or 0)

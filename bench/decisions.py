@@ -115,8 +115,28 @@ TOKEN = "bench-token-" + "0123456789abcdef"
 def tokens_file() -> Path:
     """A tokens file with the benchmark's one token (decide scope), in a temporary place."""
     path = Path(tempfile.gettempdir()) / "policy-bench-tokens.yaml"
-    path.write_text(f"tokens:\n  - name: bench\n    token: {TOKEN}\n    scopes: [decide]\n")
+    # Written aside and renamed: another benchmark may be starting its servers
+    # on this file right now, and must never read it half written.
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".yaml", delete=False) as new:
+        new.write(f"tokens:\n  - name: bench\n    token: {TOKEN}\n    scopes: [decide]\n")
+    os.replace(new.name, path)
     return path
+
+
+def service_env() -> dict[str, str]:
+    """The settings of every service target (the store's URL aside)."""
+    # The service runs as in production: with access control, so each request
+    # pays the token check (wrk sends the same header to the bare app).
+    # Rate limits far above what the load sends: their mechanism is paid (the
+    # token's permit leases, the account's counter in the observe step) but
+    # nothing is refused, though wrk sends thousands of comments a second to
+    # a few accounts.
+    return {
+        "POLICY_RULES_DIR": str(ROOT / "rules"),
+        "POLICY_TOKENS_FILE": str(tokens_file()),
+        "POLICY_RATE_LIMIT_TOKEN": str(10**9),
+        "POLICY_RATE_LIMIT_ACCOUNT": str(10**9),
+    }
 
 
 def build_targets(args: argparse.Namespace, redis_url: str | None) -> list[Target]:
@@ -126,18 +146,7 @@ def build_targets(args: argparse.Namespace, redis_url: str | None) -> list[Targe
     gunicorn settings (so with the same number of workers). Another service
     configuration (other rules, another store) is one more entry here.
     """
-    # The service runs as in production: with access control, so each request
-    # pays the token check (wrk sends the same header to the bare app).
-    # Rate limits far above what the load sends: their mechanism is paid (the
-    # token's permit leases, the account's counter in the observe step) but
-    # nothing is refused, though wrk sends thousands of comments a second to
-    # three accounts.
-    rules = {
-        "POLICY_RULES_DIR": str(ROOT / "rules"),
-        "POLICY_TOKENS_FILE": str(tokens_file()),
-        "POLICY_RATE_LIMIT_TOKEN": str(10**9),
-        "POLICY_RATE_LIMIT_ACCOUNT": str(10**9),
-    }
+    rules = service_env()
     targets: list[Target] = []
     if args.store in ("memory", "both"):
         targets += [

@@ -114,15 +114,10 @@ class LocalCluster(ClosedOnExit):
         raise LookupError(f"slot {slot} is not served")
 
     def replica_of(self, primary: int) -> int:
-        ids = self.node_ids()
         for port in self.ports:
-            info = self.node(port)
-            try:
-                if info.info("replication").get("master_port") == primary:
-                    return port
-            finally:
-                info.close()
-        raise LookupError(f"{primary} ({ids[primary]}) has no replica")
+            if self._replication(port).get("master_port") == primary:
+                return port
+        raise LookupError(f"the primary on {primary} has no replica")
 
     def keyslot(self, key: str) -> int:
         return int(str(self.call(self.ports[0], "CLUSTER", "KEYSLOT", key)))
@@ -204,9 +199,12 @@ class LocalCluster(ClosedOnExit):
         return str(self.call(port, "ROLE")[0])  # type: ignore[index]
 
     def _linked(self, port: int) -> bool:
+        return self._replication(port).get("master_link_status") == "up"
+
+    def _replication(self, port: int) -> dict[str, object]:
         client = self.node(port)
         try:
-            return client.info("replication").get("master_link_status") == "up"
+            return dict(client.info("replication"))
         finally:
             client.close()
 

@@ -1,10 +1,10 @@
-"""The Redis store on a Redis Cluster: the same keys and scripts, sent by redis-py's cluster client.
+"""The Redis store on a Redis Cluster: the same keys and scripts, routed by redis-py's cluster client.
 
 Every key of an account carries the account as its hash tag, so each script
-and command touches one slot, which one primary owns: the client routes it
-there from its copy of the slot map, follows MOVED and ASK redirections while
-slots move, and reads the map again when a node fails or a replica takes over
-(docs/cluster.md).
+and command touches one slot, which one primary owns: the store sends it there
+by the client's copy of the slot map; the client follows MOVED and ASK
+redirections while slots move, and reads the map again when a node fails or a
+replica takes over (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import redis
@@ -52,9 +52,8 @@ if TYPE_CHECKING:
     from redis.cluster import ClusterPipeline
     from redis.connection import AbstractConnection
 
-T = TypeVar("T")
-
 SCHEME = "redis+cluster://"
+SCRIPT_CALLS = frozenset({"EVALSHA", "EVAL"})  # their first key is the fourth argument
 # While a slot migrates, a script whose keys are split between the two nodes
 # (or not all created yet) is refused with TRYAGAIN until the move is done. The
 # client retries a command 16 times (the last 8 after 50 ms each), then gives
@@ -139,9 +138,6 @@ class _PinnedNodes(threading.local):
 
 def _encoded(key: str | bytes | int) -> bytes:
     return key if isinstance(key, bytes) else str(key).encode()
-
-
-SCRIPT_CALLS = frozenset({"EVALSHA", "EVAL"})
 
 
 class LazyCluster:

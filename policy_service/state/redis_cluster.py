@@ -9,13 +9,11 @@ replica takes over (docs/cluster.md).
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import os
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -39,13 +37,12 @@ from policy_service.state.redis_permits import RedisPermits
 from policy_service.state.redis_store import (
     DEFAULT_PREFIX,
     HEALTH_CHECK_SECONDS,
-    OBSERVE_LUA,
     RETRIES,
     SOCKET_TIMEOUT_SECONDS,
     CircuitBreaker,
-    Keys,
     RedisStore,
     _packed,
+    _Script,
 )
 
 if TYPE_CHECKING:
@@ -115,14 +112,6 @@ def connect(address: ClusterAddress) -> RedisCluster:
         # safe itself (ClusterStore._command).
         retry=Retry(NoBackoff(), 0),
     )
-
-
-@functools.cache
-def _sha(source: str) -> str:
-    return hashlib.sha1(source.encode()).hexdigest()
-
-
-_OBSERVE_SHA = _sha(OBSERVE_LUA)
 
 
 class _PinnedNodes(threading.local):
@@ -219,10 +208,9 @@ class ClusterStore(RedisStore):
     ) -> None:
         # Not RedisStore.__init__: that one takes a single-node client, which
         # this store replaces by its own, connected later.
-        self._keys = Keys(prefix)
-        self._breaker = breaker or CircuitBreaker()
         self._cluster = cluster
         self._nodes = _PinnedNodes()
+        self._init_state(prefix, breaker)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = DEFAULT_PREFIX) -> ClusterStore:
@@ -296,21 +284,13 @@ class ClusterStore(RedisStore):
                 migration_retries -= 1
             time.sleep(random.uniform(*RETRY_PAUSE_SECONDS))
 
-    def _run_script(
-        self, source: str, sha: str, keys: list[str], args: Sequence[bytes | str | int]
-    ) -> Any:
+    def _evalsha(self, script: _Script, keys: list[str], args: list[bytes | str | int]) -> Any:
         try:
-            return self._command("EVALSHA", sha, len(keys), *keys, *args)
+            return self._command("EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:
             # This primary has not run the script yet (new, restarted, or a
             # replica that took over): EVAL runs it and keeps it for EVALSHA.
-            return self._command("EVAL", source, len(keys), *keys, *args)
-
-    def _evalsha(self, keys: list[str], args: list[str | int]) -> Any:
-        return self._run_script(OBSERVE_LUA, _OBSERVE_SHA, keys, args)
-
-    def _call_script(self, source: str, keys: list[str], args: list[bytes | str | int]) -> Any:
-        return self._run_script(source, _sha(source), keys, args)
+            return self._command("EVAL", script.source, len(keys), *keys, *args)
 
     def _pipeline(self) -> ClusterPipeline:
         # A transaction on one slot: the account's keys as of one moment.

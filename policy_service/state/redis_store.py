@@ -210,6 +210,11 @@ class RedisStore:
         breaker: CircuitBreaker | None = None,
     ) -> None:
         self._client = client
+        self._pinned = _Pinned()
+        self._init_state(prefix, breaker)
+
+    def _init_state(self, prefix: str, breaker: CircuitBreaker | None) -> None:
+        """What a store keeps besides its client (the cluster store has another client)."""
         self._keys = Keys(prefix)
         self._breaker = breaker or CircuitBreaker()
         # One observe script per rule set's crisis conditions (see redis_lua), by
@@ -217,7 +222,6 @@ class RedisStore:
         self._observe_scripts: dict[str, _Script] = {}
         self._abandon = _Script(ABANDON_LUA)
         self._record_rails = _Script(RECORD_RAILS_LUA)
-        self._pinned = _Pinned()
 
     @classmethod
     def from_url(cls, url: str, prefix: str = DEFAULT_PREFIX) -> RedisStore:
@@ -387,9 +391,7 @@ class RedisStore:
             pipe.lrange(k.transitions(account), 0, -1)
             return pipe.execute()
 
-        meta, transitions = self._run(
-            "account state", lambda: read(self._pipeline())
-        )
+        meta, transitions = self._run("account state", lambda: read(self._pipeline()))
         if "wm" not in meta:
             return empty_account_state(account)
         now, since = int(meta["wm"]), int(meta.get("since") or 0)

@@ -79,7 +79,7 @@ from policy_service.state.redis_store import DEFAULT_PREFIX  # noqa: E402
 from tests.redis_cluster import LocalCluster  # noqa: E402
 
 INSTANCES = 3
-KINDS = ("meta", "ring:m", "ring:h", "mult", "tr", "an", "tn", "ev", "rl", "esc", "aa")
+KINDS = ("meta", "mult", "tr", "esc", "an", "aa", "tn", "ev")
 
 
 @dataclass(frozen=True)
@@ -378,9 +378,8 @@ def measure_memory(cluster: LocalCluster, args: argparse.Namespace) -> dict[str,
 
 
 def kind_of(key: str) -> str:
-    """policy:{acct}:ring:m -> ring:m; policy:{acct}:ev:<id> -> ev."""
-    rest = key.split("}:", 1)[1]
-    return rest if rest.startswith("ring:") else rest.split(":", 1)[0]
+    """policy:{acct}:meta -> meta; policy:{acct}:ev:<id> -> ev."""
+    return key.split("}:", 1)[1].split(":", 1)[0]
 
 
 def used_memory(cluster: LocalCluster, port: int) -> int:

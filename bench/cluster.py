@@ -147,7 +147,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.memory_events < 61:
         parser.error("--memory-events must be at least 61: an hour of minutes, then the day")
-    # What decisions.py's helpers read: one wrk thread, sync workers, no access log.
+    # What decisions.py's functions read: one wrk thread, sync workers, no access log.
     args.wrk_threads, args.worker_class, args.threads, args.access_log = 1, "sync", 1, False
     args.results_dir = RESULTS_DIR
     return args

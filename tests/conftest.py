@@ -91,7 +91,7 @@ def clean_redis_url(redis_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[LocalCluster]:
-    """A Redis Cluster of three primaries of our own, on free loopback ports, for the session."""
+    """A Redis Cluster of three primaries of our own, on free loopback ports, for the whole run."""
     from tests.redis_cluster import LocalCluster
 
     with LocalCluster(primaries=3) as cluster:
@@ -100,7 +100,7 @@ def redis_cluster() -> Iterator[LocalCluster]:
 
 @pytest.fixture
 def clean_cluster_url(redis_cluster: LocalCluster) -> Iterator[str]:
-    """The session cluster's URL (redis+cluster://...), every primary flushed before and after."""
+    """The shared cluster's URL (redis+cluster://...), every primary flushed before and after."""
     redis_cluster.flush()
     yield redis_cluster.url
     redis_cluster.flush()

@@ -16,6 +16,7 @@ import importlib.machinery
 from pathlib import Path
 
 NATIVE_MODULES = (
+    "policy_service/analysis/signals.py",
     "policy_service/analysis/lexicon.py",
     "policy_service/analysis/lexicon_tables.py",
     "policy_service/event_fast_path.py",

@@ -20,11 +20,9 @@ Why these values:
 
 from __future__ import annotations
 
-import logging
-import sys
 from typing import Any
 
-from policy_service.logs import JsonFormatter
+from policy_service.logs import install_json_handler
 
 worker_class = "sync"
 preload_app = False
@@ -39,15 +37,13 @@ limit_request_field_size = 8190
 accesslog = None
 
 
-def post_worker_init(worker: Any) -> None:
+def post_fork(server: Any, worker: Any) -> None:
     """JSON lines on stderr for the service's own loggers, in each worker.
 
-    (gunicorn's `logconfig_dict` would also turn its access log on, which
-    repeats every decision without saying what was decided.)
+    In the worker before it loads the app: create_app's first lines (the
+    access-control warning, "ready") are JSON too, which post_worker_init,
+    called after the app is loaded, would miss. (gunicorn's `logconfig_dict`
+    would also turn its access log on, which repeats every decision without
+    saying what was decided.)
     """
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    service = logging.getLogger("policy_service")
-    service.addHandler(handler)
-    service.setLevel(worker.cfg.loglevel.upper())
-    service.propagate = False
+    install_json_handler(server.cfg.loglevel)

@@ -30,15 +30,20 @@ def _env(**values: str) -> dict[str, str]:
     return {**env, "POLICY_RULES_DIR": str(RULES_DIR), "POLICY_RELOAD_INTERVAL": "0", **values}
 
 
-def test_serve_refuses_to_start_without_tokens_from_the_environment() -> None:
-    done = subprocess.run(
+def _serve_once(**values: str) -> subprocess.CompletedProcess[str]:
+    """`serve` run to its end: for starts that must be refused before gunicorn runs."""
+    return subprocess.run(
         SERVE,
-        env=_env(POLICY_PORT=str(free_port())),
+        env=_env(POLICY_PORT=str(free_port()), **values),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_serve_refuses_to_start_without_tokens_from_the_environment() -> None:
+    done = _serve_once()
     assert done.returncode == 1
     assert "no POLICY_TOKENS_FILE" in done.stderr
     assert "POLICY_DEV_NO_AUTH=true" in done.stderr  # says how to start it for development
@@ -46,14 +51,7 @@ def test_serve_refuses_to_start_without_tokens_from_the_environment() -> None:
 
 
 def test_serve_refuses_several_workers_with_the_memory_store() -> None:
-    done = subprocess.run(
-        SERVE,
-        env=_env(POLICY_PORT=str(free_port()), POLICY_DEV_NO_AUTH="true", POLICY_WORKERS="3"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _serve_once(POLICY_DEV_NO_AUTH="true", POLICY_WORKERS="3")
     assert done.returncode == 1
     assert "the memory store serves one worker" in done.stderr
 

@@ -52,22 +52,23 @@ def _authorize() -> Response | None:
     """401 without a valid bearer token, 403 when its scope does not cover the view;
     then the token's rate limit (429)."""
     guard = access()
-    scope = guard.required_scope(request.endpoint)
-    if scope is None:
-        return None
+    scope: str | None = None
     try:
+        scope = guard.required_scope(request.endpoint)
+        if scope is None:
+            return None
         g.caller = OPEN_CALLER
         if guard.registry is not None:
             g.caller = guard.registry.authorize(request.headers.get("Authorization"), scope).name
     except AuthError as exc:
         title = "Unauthorized" if exc.status == 401 else "Forbidden"
         response = problem_response(ApiProblem(exc.status, title, exc.detail))
-        if exc.status == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="policy-service"'
-        else:
-            response.headers["WWW-Authenticate"] = (
-                f'Bearer realm="policy-service", error="insufficient_scope", scope="{scope}"'
-            )
+        challenge = 'Bearer realm="policy-service"'
+        if exc.status == 403:
+            challenge += ', error="insufficient_scope"'
+            if scope is not None:
+                challenge += f', scope="{scope}"'
+        response.headers["WWW-Authenticate"] = challenge
         return response
     if request.endpoint != "api.decide_batch":
         # A batch pays one permit per event, once its size is known.

@@ -2,7 +2,13 @@
 
 Why these values:
 - sync workers: the rule engine's C core holds the GIL and is serialized per
-  process, so threads add no throughput; processes do. With the memory store
+  process, so threads of one worker never decide in parallel; processes do.
+  Measured against gthread (4 threads) on 2 cores, interleaved rounds
+  (bench/README.md, "Worker class"): with Redis, gthread took 26 % more
+  worker CPU per request for no more requests a second (915 against 958),
+  so sync. With the memory store's single worker gthread answered 22 % more
+  while a core was idle, at 19 % more CPU per request; one class for both
+  stores keeps production's the one the tests run. With the memory store
   there is exactly one worker (the state lives in it); with Redis, one per
   core measured best on 2 cores (bench/README.md).
 - no preload: every worker builds its own engine rule sets and watcher thread

@@ -11,6 +11,9 @@ from typing import Any
 from flask import Flask
 
 from policy_service.analysis.factory import analyzer_from_settings
+
+# Imported for its views: they join the API blueprint before it is registered.
+from policy_service.api import admin as _admin_views  # noqa: F401
 from policy_service.api.auth import Access, check_classified, registry_from_settings
 from policy_service.api.problems import register_error_handlers
 from policy_service.api.views import MAX_BATCH_BYTES, bp

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,8 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "/v1/accounts/acme/state", None, "read"),
     ("get", "/v1/rulesets", None, "read"),
     ("post", "/v1/admin/reload", None, "admin"),
+    ("get", "/v1/admin/shadow", None, "admin"),
+    ("get", "/v1/admin/capture", None, "admin"),
 ]
 TOKEN_OF = {"decide": DECIDER, "read": READER, "admin": ADMIN}
 
@@ -309,3 +312,17 @@ def test_a_view_no_rule_names_is_refused_to_everyone(
             assert b"reached" not in response.data
     finally:
         app.extensions["policy_service"].policies.current().close()
+
+
+def test_the_document_declares_the_access_answers_of_every_scoped_route(secured: Flask) -> None:
+    paths = secured.test_client().get("/openapi.json").get_json()["paths"]
+    for rule in secured.url_map.iter_rules():
+        if rule.endpoint == "api.openapi":
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+        for method in methods:
+            operation = paths[path][method.lower()]
+            if rule.endpoint in ENDPOINT_SCOPES:
+                assert {"bearer": []} in operation["security"], path
+                assert {"401", "403", "429"} <= set(operation["responses"]), path

@@ -218,6 +218,8 @@ ENDPOINT_SCOPES: dict[str, str] = {
     "api.rulesets": "read",
     "api.metrics": "read",
     "api.reload_rules": "admin",
+    "api.shadow_report": "admin",
+    "api.capture_status": "admin",
 }
 OPEN_ENDPOINTS = frozenset({"api.healthz", "api.readyz", "api.openapi"})
 

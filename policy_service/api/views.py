@@ -237,7 +237,7 @@ def account_state(account: str) -> Response:
         ) from None
 
 
-def _policy_json(holder: PolicyHolder, reloader: Reloader | None) -> dict[str, Any]:
+def policy_json(holder: PolicyHolder, reloader: Reloader | None) -> dict[str, Any]:
     active = holder.current()
     body: dict[str, Any] = {
         "revision": active.revision,
@@ -265,11 +265,16 @@ def _policy_json(holder: PolicyHolder, reloader: Reloader | None) -> dict[str, A
 @bp.get("/v1/rulesets")
 def rulesets() -> Response:
     svc = services()
-    body = _policy_json(svc.policies, svc.reloader)
+    body = policy_json(svc.policies, svc.reloader)
     if svc.shadow is not None and svc.shadow_policies is not None:
+        # A summary: which rules would act otherwise is for admins
+        # (GET /v1/admin/shadow, api/admin.py says why).
+        report = svc.shadow.report()
         body["shadow"] = {
-            **_policy_json(svc.shadow_policies, svc.shadow_reloader),
-            "comparison": svc.shadow.report(),
+            "revision": svc.shadow_policies.current().revision,
+            "compared": report["compared"],
+            "differing": sum(d["count"] for d in report["differences"]),
+            "errors": report["errors"],
         }
     return jsonify(body)
 

@@ -38,6 +38,10 @@ keepalive = 2
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
+# No control socket: the service is driven by signals (HUP, TERM), and the
+# default socket (~/.gunicorn/gunicorn.ctl) is one per user, so two masters
+# of the same user (instances, test runs) would take it from each other.
+control_socket_disable = True
 # Decisions are logged by the service itself (one JSON line each); the access
 # log would repeat them without the decision.
 accesslog = None

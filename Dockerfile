@@ -22,6 +22,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     POLICY_PORT=8080 \
     POLICY_RULES_DIR=/app/rules \
     POLICY_STATE_URL=memory://
+# The bearer tokens are never part of the image: the operator mounts a tokens
+# file at this path (docker-compose.yml: a read-only volume; or a Docker or
+# Kubernetes secret). Without it the service refuses to start (README, Access
+# control); the healthcheck then never passes.
+ENV POLICY_TOKENS_FILE=/run/secrets/policy-tokens.yaml
 USER policy
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \

@@ -147,8 +147,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.memory_events < 61:
         parser.error("--memory-events must be at least 61: an hour of minutes, then the day")
-    # What decisions.py's functions read: one wrk thread, sync workers, no access log.
-    args.wrk_threads, args.worker_class, args.threads, args.access_log = 1, "sync", 1, False
+    # What decisions.py's functions read: one wrk thread, no access log (the
+    # targets run sync workers, Target's default).
+    args.wrk_threads, args.access_log = 1, False
     args.results_dir = RESULTS_DIR
     return args
 
@@ -207,7 +208,7 @@ def serving(
             servers[setup.name] = []
             for k in range(setup.instances):
                 log = args.results_dir / f"cluster-{stamp}-{setup.name}-{k}.log"
-                server = Server(setup.target, gunicorn_options(args, setup.target.workers), log)
+                server = Server(setup.target, gunicorn_options(args, setup.target), log)
                 servers[setup.name].append(server)
                 server.start()
         for group in servers.values():

@@ -97,15 +97,29 @@ class Target:
     single_process: bool = False
     # Uses the benchmark's redis-server, whose statistics are taken every round.
     redis: bool = False
+    # gunicorn's worker class and threads per worker (a baseline runs alike).
+    worker_class: str = "sync"
+    threads: int = 1
 
 
-def bare_target(workers: int) -> Target:
+def class_suffix(worker_class: str, threads: int, several: bool) -> str:
+    """The part of a target's name that says its worker class, when a run compares several."""
+    if not several:
+        return ""
+    return f"-{worker_class}" + (f"{threads}" if worker_class == "gthread" else "")
+
+
+def bare_target(
+    workers: int, worker_class: str = "sync", threads: int = 1, suffix: str = ""
+) -> Target:
     return Target(
-        name=f"bare-{workers}w",
+        name=f"bare-{workers}w{suffix}",
         app="bare_app:create_app()",
         pythonpath=(str(BENCH_DIR),),
         workers=workers,
         baseline=True,
+        worker_class=worker_class,
+        threads=threads,
     )
 
 
@@ -148,33 +162,42 @@ def build_targets(args: argparse.Namespace, redis_url: str | None) -> list[Targe
     """
     rules = service_env()
     targets: list[Target] = []
-    if args.store in ("memory", "both"):
-        targets += [
-            Target(
-                name="memory",
-                app=SERVICE_APP,
-                env={**rules, "POLICY_STATE_URL": "memory://"},
-                compare_to="bare-1w",
-                single_process=True,
-            ),
-            bare_target(1),
-        ]
-    if args.store in ("redis", "both"):
-        if redis_url is None:
-            raise AssertionError("the redis target needs the benchmark's redis-server")
-        baseline = bare_target(args.redis_workers)
-        targets.append(
-            Target(
-                name="redis",
-                app=SERVICE_APP,
-                env={**rules, "POLICY_STATE_URL": redis_url},
-                workers=args.redis_workers,
-                compare_to=baseline.name,
-                redis=True,
+    classes = args.worker_classes
+    for worker_class in classes:
+        # The sync worker ignores --threads only when it is 1: above, gunicorn
+        # would turn it into gthread.
+        threads = args.threads if worker_class != "sync" else 1
+        suffix = class_suffix(worker_class, threads, len(classes) > 1)
+        alike = {"worker_class": worker_class, "threads": threads}
+        if args.store in ("memory", "both"):
+            targets += [
+                Target(
+                    name="memory" + suffix,
+                    app=SERVICE_APP,
+                    env={**rules, "POLICY_STATE_URL": "memory://"},
+                    compare_to=f"bare-1w{suffix}",
+                    single_process=True,
+                    **alike,  # type: ignore[arg-type]
+                ),
+                bare_target(1, worker_class, threads, suffix),
+            ]
+        if args.store in ("redis", "both"):
+            if redis_url is None:
+                raise AssertionError("the redis target needs the benchmark's redis-server")
+            baseline = bare_target(args.redis_workers, worker_class, threads, suffix)
+            targets.append(
+                Target(
+                    name="redis" + suffix,
+                    app=SERVICE_APP,
+                    env={**rules, "POLICY_STATE_URL": redis_url},
+                    workers=args.redis_workers,
+                    compare_to=baseline.name,
+                    redis=True,
+                    **alike,  # type: ignore[arg-type]
+                )
             )
-        )
-        if baseline not in targets:
-            targets.append(baseline)
+            if baseline not in targets:
+                targets.append(baseline)
     return targets
 
 
@@ -191,6 +214,8 @@ def check_targets(targets: list[Target]) -> None:
         base = by_name.get(target.compare_to or "")
         if base is None or not base.baseline or base.workers != target.workers:
             raise AssertionError(f"{target.name} needs a baseline with {target.workers} workers")
+        if (base.worker_class, base.threads) != (target.worker_class, target.threads):
+            raise AssertionError(f"{target.name} needs a baseline with its worker class")
 
 
 @dataclass
@@ -330,9 +355,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "the memory target and its baseline always run one",
     )
     gunicorn.add_argument(
-        "--worker-class", default="sync", help="gunicorn worker class [sync, as `serve`]"
+        "--worker-class",
+        dest="worker_classes",
+        type=lambda text: [c.strip() for c in text.split(",") if c.strip()],
+        default=["sync"],
+        help="gunicorn worker class, or several separated by commas (sync,gthread): each "
+        "class gets its own service targets and baselines, all interleaved in every round "
+        "[sync, as `serve`]",
     )
-    gunicorn.add_argument("--threads", type=int, default=1, help="threads per worker [1]")
+    gunicorn.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per worker of the classes other than sync (which keeps 1) [1]",
+    )
     gunicorn.add_argument(
         "--access-log",
         action="store_true",
@@ -364,6 +400,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--warmup must be 0 or more")
     if args.connections < args.wrk_threads:
         parser.error("--connections must be at least --wrk-threads (wrk needs one per thread)")
+    if not args.worker_classes or len(set(args.worker_classes)) != len(args.worker_classes):
+        parser.error("--worker-class needs one or more different classes")
     return args
 
 
@@ -385,15 +423,15 @@ def add_load_options(
     group.add_argument("--timeout", type=int, default=5, help="wrk request timeout, seconds [5]")
 
 
-def gunicorn_options(args: argparse.Namespace, workers: int) -> list[str]:
+def gunicorn_options(args: argparse.Namespace, target: Target) -> list[str]:
     """The options a target and its baseline share, so that only the application differs."""
     options = [
         "--workers",
-        str(workers),
+        str(target.workers),
         "--worker-class",
-        args.worker_class,
+        target.worker_class,
         "--threads",
-        str(args.threads),
+        str(target.threads),
         "--log-level",
         "warning",
         # Two masters would fight over the default control socket in ~/.gunicorn,
@@ -665,7 +703,7 @@ def running(
     try:
         for target in targets:
             log_path = args.results_dir / f"decisions-{stamp}-{target.name}.log"
-            server = Server(target, gunicorn_options(args, target.workers), log_path)
+            server = Server(target, gunicorn_options(args, target), log_path)
             servers[target.name] = server
             server.start()
         for server in servers.values():
@@ -922,7 +960,7 @@ def profile(
         stderr=subprocess.PIPE,
         text=True,
     )
-    run_wrk(wrk, server, args, args.duration + 1, f"{stamp}-profile", tally=False)
+    run_wrk(wrk, server, args, args.duration + 1, f"{stamp}-{server.target.name}-p", tally=False)
     _, stderr = record.communicate()
     if record.returncode != 0 or not out.exists():
         raise BenchError(f"py-spy failed ({record.returncode}): {stderr.strip()}")
@@ -1162,14 +1200,17 @@ def measure(
             run.gunicorn[target.name] = server.argv[1:]
             print(f"{target.name}: {' '.join(server.argv[1:])}  ({server.url})")
             if args.warmup:
-                raw, _ = run_wrk(wrk, server, args, args.warmup, f"{run.stamp}-w", tally=True)
+                # Tags name the target: two targets on the same redis-server must
+                # not send each other's event ids (they would be duplicates).
+                tag = f"{run.stamp}-{target.name}-w"
+                raw, _ = run_wrk(wrk, server, args, args.warmup, tag, tally=True)
                 check_answers(target, raw)
                 run.warmup_rules[target.name] = raw["rules"]
                 if not target.baseline:
                     print(f"  warm-up answers by winning rule: {counts(raw['rules'])}")
         for number in range(1, args.rounds + 1):
             for target in targets:
-                tag = f"{run.stamp}-{number}"
+                tag = f"{run.stamp}-{target.name}-{number}"
                 counting = store if target.redis else None
                 if counting is not None:
                     counting.reset_stats()

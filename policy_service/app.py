@@ -11,7 +11,10 @@ from typing import Any
 from flask import Flask
 
 from policy_service.analysis.factory import analyzer_from_settings
-from policy_service.api.auth import Access, registry_from_settings
+
+# Imported for its views: they join the API blueprint before it is registered.
+from policy_service.api import admin as _admin_views  # noqa: F401
+from policy_service.api.auth import Access, check_classified, registry_from_settings
 from policy_service.api.problems import register_error_handlers
 from policy_service.api.views import MAX_BATCH_BYTES, bp
 from policy_service.clock import Clock, WallClock
@@ -44,7 +47,8 @@ def create_app(
     store: StateStore | None = None,
 ) -> Flask:
     """Build the Flask app. Settings come from POLICY_* variables unless `test_config` is given."""
-    app = Flask(__name__)
+    # No static files: every route is one of the API's views, each with an access rule.
+    app = Flask(__name__, static_folder=None)
     settings = (
         Settings.from_mapping(test_config) if test_config is not None else Settings.from_env()
     )
@@ -115,6 +119,8 @@ def create_app(
     )
     app.extensions["policy_service.access"] = access
     app.register_blueprint(bp)
+    # Deny by default: a route that no access rule names is a mistake, found at start.
+    check_classified(rule.endpoint for rule in app.url_map.iter_rules())
     register_error_handlers(app)
     log.info(
         "policy-service ready: revision %s, rule sets %s, store %s",

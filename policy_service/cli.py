@@ -19,6 +19,7 @@ from policy_service.cli_replay import replay
 from policy_service.config import Settings
 from policy_service.errors import ConfigError, PolicyError, RuleFileError
 from policy_service.loaded_policy import load
+from policy_service.logs import install_json_handler
 from policy_service.ruleset.loader import load_ruleset, rule_files
 from policy_service.ruletests import run_tests
 
@@ -50,6 +51,15 @@ def serve(workers: int | None) -> None:
     """
     try:
         settings = Settings.from_env()
+        # The check below logs (the access-control warning): JSON like every
+        # later line of the service.
+        try:
+            install_json_handler(settings.log_level)
+        except ValueError:
+            raise ConfigError(
+                f"POLICY_LOG_LEVEL must be debug, info, warning, error or critical, "
+                f"not {settings.log_level!r}"
+            ) from None
         # Checked here too so that a missing or broken tokens file is one clear
         # line, not a worker that fails to boot.
         registry_from_settings(settings.tokens_file, settings.dev_no_auth, settings.rules_dir)

@@ -2,7 +2,13 @@
 
 Why these values:
 - sync workers: the rule engine's C core holds the GIL and is serialized per
-  process, so threads add no throughput; processes do. With the memory store
+  process, so threads of one worker never decide in parallel; processes do.
+  Measured against gthread (4 threads) on 2 cores, interleaved rounds
+  (bench/README.md, "Worker class"): with Redis, gthread took 26 % more
+  worker CPU per request for no more requests a second (915 against 958),
+  so sync. With the memory store's single worker gthread answered 22 % more
+  while a core was idle, at 19 % more CPU per request; one class for both
+  stores keeps production's the one the tests run. With the memory store
   there is exactly one worker (the state lives in it); with Redis, one per
   core measured best on 2 cores (bench/README.md).
 - no preload: every worker builds its own engine rule sets and watcher thread
@@ -20,11 +26,9 @@ Why these values:
 
 from __future__ import annotations
 
-import logging
-import sys
 from typing import Any
 
-from policy_service.logs import JsonFormatter
+from policy_service.logs import install_json_handler
 
 worker_class = "sync"
 preload_app = False
@@ -34,20 +38,22 @@ keepalive = 2
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
+# No control socket: the service is driven by signals (HUP, TERM), and the
+# default socket (~/.gunicorn/gunicorn.ctl) is one per user, so two masters
+# of the same user (instances, test runs) would take it from each other.
+control_socket_disable = True
 # Decisions are logged by the service itself (one JSON line each); the access
 # log would repeat them without the decision.
 accesslog = None
 
 
-def post_worker_init(worker: Any) -> None:
+def post_fork(server: Any, worker: Any) -> None:
     """JSON lines on stderr for the service's own loggers, in each worker.
 
-    (gunicorn's `logconfig_dict` would also turn its access log on, which
-    repeats every decision without saying what was decided.)
+    In the worker before it loads the app: create_app's first lines (the
+    access-control warning, "ready") are JSON too, which post_worker_init,
+    called after the app is loaded, would miss. (gunicorn's `logconfig_dict`
+    would also turn its access log on, which repeats every decision without
+    saying what was decided.)
     """
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    service = logging.getLogger("policy_service")
-    service.addHandler(handler)
-    service.setLevel(worker.cfg.loglevel.upper())
-    service.propagate = False
+    install_json_handler(server.cfg.loglevel)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,3 +29,23 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()
+
+
+def install_json_handler(level: str) -> None:
+    """The service's loggers (`policy_service.*`) write JSON lines on stderr from now on.
+
+    Called by `policy-service serve` before its own start checks and by
+    gunicorn's `post_fork` in each worker before the app is built, so even the
+    first lines (the access-control warning, "ready") are JSON. Calling it
+    again replaces the handler instead of doubling every line.
+    """
+    service = logging.getLogger("policy_service")
+    for handler in list(service.handlers):
+        if isinstance(handler.formatter, JsonFormatter):
+            service.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    service.addHandler(handler)
+    service.setLevel(level.upper())
+    # gunicorn's own loggers keep their format; ours are not repeated through the root.
+    service.propagate = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from policy_service.api.auth import load_tokens
+from policy_service.api.auth import (
+    ENDPOINT_SCOPES,
+    OPEN_ENDPOINTS,
+    check_classified,
+    load_tokens,
+)
 from policy_service.app import create_app
 from policy_service.clock import FixedClock
 from policy_service.config import Settings
@@ -78,6 +84,8 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("get", "/v1/accounts/acme/state", None, "read"),
     ("get", "/v1/rulesets", None, "read"),
     ("post", "/v1/admin/reload", None, "admin"),
+    ("get", "/v1/admin/shadow", None, "admin"),
+    ("get", "/v1/admin/capture", None, "admin"),
 ]
 TOKEN_OF = {"decide": DECIDER, "read": READER, "admin": ADMIN}
 
@@ -269,3 +277,52 @@ def test_a_tokens_file_among_the_rule_files_is_refused(tmp_path: Path, clock: Fi
     tokens.write_text(TOKENS_YAML)
     with pytest.raises(ConfigError, match="inside the rules directory"):
         _app(clock, rules_dir=rules, tokens_file=str(tokens))
+
+
+def test_every_route_of_the_app_is_scoped_or_open(secured: Flask) -> None:
+    endpoints = {rule.endpoint for rule in secured.url_map.iter_rules()}
+    assert endpoints
+    for endpoint in endpoints:
+        assert (endpoint in ENDPOINT_SCOPES) != (endpoint in OPEN_ENDPOINTS), endpoint
+    # Nothing listed that the app does not have (a renamed view would leave a stale entry).
+    assert set(ENDPOINT_SCOPES) | OPEN_ENDPOINTS == endpoints
+
+
+def test_a_route_without_access_rule_stops_the_start() -> None:
+    with pytest.raises(ConfigError, match="endpoints without access rule.*api.extra"):
+        check_classified(["api.healthz", "api.extra", "api.decide_one"])
+    check_classified(list(ENDPOINT_SCOPES) + sorted(OPEN_ENDPOINTS))
+
+
+@pytest.mark.parametrize("tokens", [True, False])
+def test_a_view_no_rule_names_is_refused_to_everyone(
+    tmp_path: Path, clock: FixedClock, tokens: bool
+) -> None:
+    config = {"tokens_file": str(_write(tmp_path, TOKENS_YAML))} if tokens else {}
+    app = _app(clock, **config)
+    # Added after the start's check, as a view registered late would be.
+    app.add_url_rule("/v1/extra", endpoint="api.extra", view_func=lambda: "reached")
+    client = app.test_client()
+    try:
+        for token in (ADMIN, READER, DECIDER, None):
+            headers = _bearer(token) if token else {}
+            response = client.get("/v1/extra", headers=headers)
+            assert response.status_code == 403, token
+            assert response.mimetype == "application/problem+json"
+            assert b"reached" not in response.data
+    finally:
+        app.extensions["policy_service"].policies.current().close()
+
+
+def test_the_document_declares_the_access_answers_of_every_scoped_route(secured: Flask) -> None:
+    paths = secured.test_client().get("/openapi.json").get_json()["paths"]
+    for rule in secured.url_map.iter_rules():
+        if rule.endpoint == "api.openapi":
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+        for method in methods:
+            operation = paths[path][method.lower()]
+            if rule.endpoint in ENDPOINT_SCOPES:
+                assert {"bearer": []} in operation["security"], path
+                assert {"401", "403", "429"} <= set(operation["responses"]), path

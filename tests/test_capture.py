@@ -12,7 +12,9 @@ import orjson
 import pytest
 import redis
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 
+from policy_service.app import create_app
 from policy_service.cli_events import events
 from policy_service.cli_replay import replay
 from policy_service.clock import FixedClock
@@ -27,7 +29,7 @@ from policy_service.state.redis_capture import (
     capture_from_settings,
     event_to_request,
 )
-from tests.conftest import RULES_DIR
+from tests.conftest import RULES_DIR, make_event
 from tests.redis_server import free_port
 
 START = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
@@ -236,3 +238,45 @@ def test_export_reports_a_missing_stream_and_skips_bad_entries(
     assert "3 entries skipped" in result.output
     assert "extra: Unknown field" in result.output
     assert [orjson.loads(line)["event_id"] for line in out.read_bytes().splitlines()] == ["c1"]
+
+
+def test_admin_capture_shows_the_stream_and_its_counters(
+    clean_redis_url: str, clock: FixedClock
+) -> None:
+    app = create_app(
+        {
+            "rules_dir": RULES_DIR,
+            "state_url": "memory://",
+            "reload_interval": 0,
+            "capture_url": clean_redis_url,
+            "capture_stream": "admin:capture",
+            "capture_maxlen": 1000,
+        },
+        clock=clock,
+    )
+    client = app.test_client()
+    services = app.extensions["policy_service"]
+    try:
+        for n in range(3):
+            client.post("/v1/decisions", json=make_event(event_id=f"cap{n}"))
+        client.post("/v1/decisions", json=make_event(event_id="cap0"))  # a duplicate: not captured
+        assert services.capture.flush(10)
+        status = client.get("/v1/admin/capture")
+    finally:
+        services.capture.close()
+        services.policies.current().close()
+    assert status.status_code == 200
+    assert status.get_json() == {
+        "enabled": True,
+        "stream": "admin:capture",
+        "maxlen": 1000,
+        "captured": 3,
+        "dropped": 0,
+        "failed": 0,
+        "pending": 0,
+    }
+
+
+def test_admin_capture_and_shadow_say_when_they_are_off(client: FlaskClient) -> None:
+    assert client.get("/v1/admin/capture").get_json() == {"enabled": False}
+    assert client.get("/v1/admin/shadow").get_json() == {"enabled": False}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 
 from policy_service.config import Settings
@@ -24,3 +25,9 @@ def test_readme_shows_the_two_commands_and_every_setting() -> None:
     assert "make run" in text and "make test" in text
     for name in fields(Settings):
         assert f"POLICY_{name.name.upper()}" in text, name.name
+
+
+def test_the_rule_files_cite_only_documents_of_this_repository() -> None:
+    for path in sorted((ROOT / "rules").glob("*.yaml")):
+        for cited in re.findall(r"[\w./-]+\.md\b", path.read_text()):
+            assert (ROOT / cited).is_file(), f"{path.name} cites {cited}, not in the repository"

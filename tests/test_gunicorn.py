@@ -36,6 +36,7 @@ def test_the_worker_timeout_is_far_above_the_store_budget() -> None:
     # Engine rule sets and watcher threads are built in each worker, after the fork.
     assert gunicorn_conf.preload_app is False
     assert gunicorn_conf.worker_class == "sync"
+    assert gunicorn_conf.control_socket_disable is True
 
 
 def _workers(master: int) -> set[int]:

@@ -8,7 +8,7 @@ import logging
 import pytest
 from flask.testing import FlaskClient
 
-from policy_service.logs import JsonFormatter
+from policy_service.logs import JsonFormatter, install_json_handler
 from tests.conftest import make_event
 
 
@@ -35,3 +35,20 @@ def test_newlines_in_any_value_cannot_forge_a_line() -> None:
     line = JsonFormatter().format(record)
     assert "\n" not in line
     assert json.loads(line)["event_id"] == "a\nb"
+
+
+def test_installing_the_handler_twice_writes_each_line_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    service = logging.getLogger("policy_service")
+    saved = (list(service.handlers), service.level, service.propagate)
+    try:
+        install_json_handler("info")
+        install_json_handler("info")
+        logging.getLogger("policy_service.test").info("once", extra={"event_id": "x"})
+        lines = capsys.readouterr().err.splitlines()
+        assert [json.loads(line)["msg"] for line in lines] == ["once"]
+    finally:
+        service.handlers[:] = saved[0]
+        service.setLevel(saved[1])
+        service.propagate = saved[2]

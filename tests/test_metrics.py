@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import re
+import shutil
 import threading
+from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskClient
 
+from policy_service.app import create_app
+from policy_service.clock import FixedClock
 from policy_service.metrics import Metrics
-from tests.conftest import make_event
+from policy_service.state import StateStore
+from policy_service.state.redis_store import RedisStore
+from tests.conftest import RULES_DIR, make_event
+from tests.redis_server import free_port
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
@@ -153,3 +161,73 @@ def test_counting_from_many_threads_loses_nothing() -> None:
     samples = parse(metrics.render("r1"))
     assert value(samples, "policy_requests_total", endpoint="/v1/decisions", status="200") == 16000
     assert value(samples, "policy_decision_seconds_count") == 16000
+
+
+def _app_on(clock: FixedClock, rules_dir: Path, store: StateStore | None = None) -> Flask:
+    app = create_app(
+        {"rules_dir": rules_dir, "state_url": "memory://", "reload_interval": 0},
+        clock=clock,
+        store=store,
+    )
+    app.config["TESTING"] = True
+    return app
+
+
+def test_store_errors_and_degraded_answers_are_counted_through_the_api(
+    clock: FixedClock,
+) -> None:
+    # A real Redis store on a port nothing listens on: every call fails with
+    # StoreUnavailable, as when Redis is down.
+    down = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    app = _app_on(clock, RULES_DIR, down)
+    client = app.test_client()
+    try:
+        before = scrape(client)
+        answers = [
+            client.post("/v1/decisions", json=make_event(event_id=f"down{n}")) for n in range(2)
+        ]
+        batch = client.post("/v1/decisions/batch", json={"events": [make_event(event_id="down-b")]})
+        state = client.get("/v1/accounts/acme/state")
+        after = scrape(client)
+    finally:
+        app.extensions["policy_service"].policies.current().close()
+    assert [a.status_code for a in answers] == [200, 200] and batch.status_code == 200
+    assert all(a.get_json()["degraded"] for a in answers)
+    assert batch.get_json()["results"][0]["degraded"] is True
+    assert state.status_code == 503
+    assert value(before, "policy_degraded_total") == 0
+    assert value(after, "policy_degraded_total") == 3
+    # Three decisions without state, and the state read that failed.
+    assert value(after, "policy_store_errors_total") == 4
+    assert (
+        value(after, "policy_requests_total", endpoint="/v1/accounts/<account>/state", status="503")
+        == 1
+    )
+
+
+def test_loaded_and_refused_reloads_are_counted(clock: FixedClock, tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copy(RULES_DIR / "default.yaml", rules / "default.yaml")
+    app = _app_on(clock, rules)
+    client = app.test_client()
+    source = rules / "default.yaml"
+    good = source.read_text()
+    try:
+        assert value(scrape(client), "policy_reload_total", outcome="loaded") == 0
+        source.write_text(good + "\n# a new revision: the same rules, other bytes\n")
+        assert client.post("/v1/admin/reload").status_code == 200
+        samples = scrape(client)
+        assert value(samples, "policy_reload_total", outcome="loaded") == 1
+        assert value(samples, "policy_reload_total", outcome="refused") == 0
+        revision = client.get("/v1/rulesets").get_json()["revision"]
+        assert value(samples, "policy_rules_revision_info", revision=revision) == 1
+        source.write_text(good.replace("ruleset: default", "ruleset: [", 1))
+        assert client.post("/v1/admin/reload").status_code == 422
+        samples = scrape(client)
+        assert value(samples, "policy_reload_total", outcome="refused") == 1
+        assert value(samples, "policy_reload_total", outcome="loaded") == 1
+        # The refused revision is not served: the gauge still names the last good one.
+        assert value(samples, "policy_rules_revision_info", revision=revision) == 1
+    finally:
+        app.extensions["policy_service"].policies.current().close()

@@ -218,8 +218,13 @@ def test_shadow_counts_what_a_candidate_would_change(
         live = client.post("/v1/decisions", json=event).get_json()
         assert live["action"] == "acknowledge"  # the live answer never changes
     client.post("/v1/decisions", json=make_event(event_id="fan", signals={"tone": "positive"}))
-    shadow = client.get("/v1/rulesets").get_json()["shadow"]
-    assert shadow["revision"] != client.get("/v1/rulesets").get_json()["revision"]
+    # Readers see a summary: how many differ, not which rules would act otherwise.
+    summary = client.get("/v1/rulesets").get_json()["shadow"]
+    assert summary["revision"] != client.get("/v1/rulesets").get_json()["revision"]
+    assert summary == {"revision": summary["revision"], "compared": 4, "differing": 3, "errors": 0}
+    shadow = client.get("/v1/admin/shadow").get_json()
+    assert shadow["enabled"] is True and shadow["revision"] == summary["revision"]
+    assert shadow["last_reload"]["outcome"] == "initial"
     assert shadow["comparison"]["compared"] == 4
     assert shadow["comparison"]["differences"] == [
         {

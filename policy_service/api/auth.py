@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,13 +192,25 @@ class Access:
     metrics_public: bool = True
 
     def required_scope(self, endpoint: str | None) -> str | None:
-        """The scope a view needs, or None for the open ones."""
+        """The scope a view needs, or None for the open ones; AuthError for any other view.
+
+        Deny by default: a view neither scoped nor listed open is refused to
+        everyone, even with access control off (create_app also refuses to
+        start with one, see check_classified).
+        """
+        if endpoint is None or endpoint in OPEN_ENDPOINTS:
+            # None: no view matched; the 404 or 405 answer reveals nothing.
+            return None
         if endpoint == "api.metrics" and self.metrics_public:
             return None
-        return ENDPOINT_SCOPES.get(endpoint or "")
+        scope = ENDPOINT_SCOPES.get(endpoint)
+        if scope is None:
+            raise AuthError(403, "This endpoint is open to no one: no scope covers it.")
+        return scope
 
 
-# Every view of the API blueprint by scope; views not listed are open.
+# Every view of the API by scope, and the views open to anyone. A view in
+# neither is refused (Access.required_scope) and stops the start.
 ENDPOINT_SCOPES: dict[str, str] = {
     "api.decide_one": "decide",
     "api.decide_batch": "decide",
@@ -206,8 +218,22 @@ ENDPOINT_SCOPES: dict[str, str] = {
     "api.rulesets": "read",
     "api.metrics": "read",
     "api.reload_rules": "admin",
+    "api.shadow_report": "admin",
+    "api.capture_status": "admin",
 }
 OPEN_ENDPOINTS = frozenset({"api.healthz", "api.readyz", "api.openapi"})
+
+
+def check_classified(endpoints: Iterable[str]) -> None:
+    """ConfigError naming every endpoint that is neither scoped nor open."""
+    unclassified = sorted(
+        {e for e in endpoints if e not in ENDPOINT_SCOPES and e not in OPEN_ENDPOINTS}
+    )
+    if unclassified:
+        raise ConfigError(
+            "endpoints without access rule (add them to ENDPOINT_SCOPES or OPEN_ENDPOINTS "
+            f"in policy_service/api/auth.py): {', '.join(unclassified)}"
+        )
 
 
 def registry_from_settings(

@@ -19,28 +19,33 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
-_BAD_INPUT = {
-    "400": _problem("malformed JSON"),
-    "413": _problem("body too large"),
-    "415": _problem("content type is not application/json"),
-    "422": _problem("invalid fields"),
-    "429": {
-        **_problem("a rate limit (of the token, or of the event's account) is reached"),
+def _limited(description: str) -> dict[str, Any]:
+    return {
+        **_problem(description),
         "headers": {
             "Retry-After": {
                 "description": "seconds until the limit's window ends",
                 "schema": {"type": "integer", "minimum": 1},
             }
         },
-    },
-}
+    }
 
 
-# Operations that need a bearer token with a scope (see api/auth.py).
+# Operations that need a bearer token with a scope (see api/auth.py); each
+# takes a permit of the token's rate limit.
 _SECURED: dict[str, Any] = {"security": [{"bearer": []}]}
 _AUTH = {
     "401": _problem("no token, or a wrong one"),
     "403": _problem("the token lacks the scope"),
+    "429": _limited("the token's rate limit is reached"),
+}
+_BAD_INPUT = {
+    **_AUTH,
+    "400": _problem("malformed JSON"),
+    "413": _problem("body too large"),
+    "415": _problem("content type is not application/json"),
+    "422": _problem("invalid fields"),
+    "429": _limited("a rate limit (of the token, or of the event's account) is reached"),
 }
 
 
@@ -51,6 +56,7 @@ def _post(spec: APISpec, path: str, summary: str, body: str, answer: str, schema
         operations={
             "post": {
                 "summary": summary,
+                **_SECURED,
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": body}},
@@ -61,6 +67,25 @@ def _post(spec: APISpec, path: str, summary: str, body: str, answer: str, schema
                         "content": {"application/json": {"schema": schema}},
                     },
                     **_BAD_INPUT,
+                },
+            }
+        },
+    )
+
+
+def _admin_get(spec: APISpec, path: str, summary: str, schema: str) -> None:
+    spec.path(
+        path=path,
+        operations={
+            "get": {
+                "summary": summary + " (admin)",
+                **_SECURED,
+                "responses": {
+                    "200": {
+                        "description": summary,
+                        "content": {"application/json": {"schema": schema}},
+                    },
+                    **_AUTH,
                 },
             }
         },
@@ -82,6 +107,8 @@ def build_spec() -> dict[str, Any]:
     spec.components.schema("BatchRequest", schema=schemas.BatchRequestSchema)
     spec.components.schema("BatchResponse", schema=schemas.BatchResponseSchema)
     spec.components.schema("BatchItemError", schema=schemas.BatchItemErrorSchema)
+    spec.components.schema("ShadowReport", schema=schemas.ShadowReportSchema)
+    spec.components.schema("CaptureStatus", schema=schemas.CaptureStatusSchema)
     _post(spec, "/v1/decisions", "Decide on one comment event", "Event", "the decision", "Decision")
     _post(
         spec,
@@ -137,12 +164,18 @@ def build_spec() -> dict[str, Any]:
             }
         },
     )
+    _admin_get(spec, "/v1/admin/shadow", "The shadow comparison in full", "ShadowReport")
+    _admin_get(
+        spec, "/v1/admin/capture", "The capture: stream, length and counters", "CaptureStatus"
+    )
     spec.path(
         path="/metrics",
         operations={
             "get": {
                 "summary": "Prometheus metrics of this worker (text format 0.0.4)",
-                "responses": {"200": {"description": "the metrics"}},
+                # Open by default; with POLICY_METRICS_PUBLIC=false it needs `read`.
+                "security": [{}, {"bearer": []}],
+                "responses": {"200": {"description": "the metrics"}, **_AUTH},
             }
         },
     )

@@ -102,3 +102,36 @@ class BatchResponseSchema(ma.Schema):
         required=True,
         metadata={"description": "a Decision or a BatchItemError per event, in request order"},
     )
+
+
+class ShadowDifferenceSchema(ma.Schema):
+    from_action = ma.fields.String(required=True, metadata={"description": "the live rule's"})
+    to_action = ma.fields.String(required=True, metadata={"description": "the candidate's"})
+    rule = ma.fields.String(required=True, metadata={"description": "the candidate's winner"})
+    count = ma.fields.Integer(required=True)
+
+
+class ShadowComparisonSchema(ma.Schema):
+    compared = ma.fields.Integer(required=True)
+    errors = ma.fields.Integer(required=True)
+    differences = ma.fields.List(ma.fields.Nested(ShadowDifferenceSchema), required=True)
+
+
+class ShadowReportSchema(ma.Schema):
+    enabled = ma.fields.Boolean(
+        required=True, metadata={"description": "false without POLICY_SHADOW_RULES_DIR"}
+    )
+    revision = ma.fields.String(metadata={"description": "the candidate's revision"})
+    comparison = ma.fields.Nested(ShadowComparisonSchema)
+
+
+class CaptureStatusSchema(ma.Schema):
+    enabled = ma.fields.Boolean(
+        required=True, metadata={"description": "false without POLICY_CAPTURE_URL"}
+    )
+    stream = ma.fields.String(metadata={"description": "the Redis stream's key"})
+    maxlen = ma.fields.Integer(metadata={"description": "the stream keeps about this many"})
+    captured = ma.fields.Integer(metadata={"description": "entries written to the stream"})
+    dropped = ma.fields.Integer(metadata={"description": "entries dropped: queue full"})
+    failed = ma.fields.Integer(metadata={"description": "entries Redis did not take"})
+    pending = ma.fields.Integer(metadata={"description": "entries queued, not yet written"})

@@ -52,22 +52,23 @@ def _authorize() -> Response | None:
     """401 without a valid bearer token, 403 when its scope does not cover the view;
     then the token's rate limit (429)."""
     guard = access()
-    scope = guard.required_scope(request.endpoint)
-    if scope is None:
-        return None
+    scope: str | None = None
     try:
+        scope = guard.required_scope(request.endpoint)
+        if scope is None:
+            return None
         g.caller = OPEN_CALLER
         if guard.registry is not None:
             g.caller = guard.registry.authorize(request.headers.get("Authorization"), scope).name
     except AuthError as exc:
         title = "Unauthorized" if exc.status == 401 else "Forbidden"
         response = problem_response(ApiProblem(exc.status, title, exc.detail))
-        if exc.status == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="policy-service"'
-        else:
-            response.headers["WWW-Authenticate"] = (
-                f'Bearer realm="policy-service", error="insufficient_scope", scope="{scope}"'
-            )
+        challenge = 'Bearer realm="policy-service"'
+        if exc.status == 403:
+            challenge += ', error="insufficient_scope"'
+            if scope is not None:
+                challenge += f', scope="{scope}"'
+        response.headers["WWW-Authenticate"] = challenge
         return response
     if request.endpoint != "api.decide_batch":
         # A batch pays one permit per event, once its size is known.
@@ -236,7 +237,7 @@ def account_state(account: str) -> Response:
         ) from None
 
 
-def _policy_json(holder: PolicyHolder, reloader: Reloader | None) -> dict[str, Any]:
+def policy_json(holder: PolicyHolder, reloader: Reloader | None) -> dict[str, Any]:
     active = holder.current()
     body: dict[str, Any] = {
         "revision": active.revision,
@@ -264,11 +265,16 @@ def _policy_json(holder: PolicyHolder, reloader: Reloader | None) -> dict[str, A
 @bp.get("/v1/rulesets")
 def rulesets() -> Response:
     svc = services()
-    body = _policy_json(svc.policies, svc.reloader)
+    body = policy_json(svc.policies, svc.reloader)
     if svc.shadow is not None and svc.shadow_policies is not None:
+        # A summary: which rules would act otherwise is for admins
+        # (GET /v1/admin/shadow, api/admin.py says why).
+        report = svc.shadow.report()
         body["shadow"] = {
-            **_policy_json(svc.shadow_policies, svc.shadow_reloader),
-            "comparison": svc.shadow.report(),
+            "revision": svc.shadow_policies.current().revision,
+            "compared": report["compared"],
+            "differing": sum(d["count"] for d in report["differences"]),
+            "errors": report["errors"],
         }
     return jsonify(body)
 

@@ -1,0 +1,173 @@
+"""`policy-service serve` as an operator starts it: from the environment, under a real gunicorn."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RULES_DIR, make_event
+from tests.redis_server import free_port
+
+SERVE = [str(Path(sys.executable).parent / "policy-service"), "serve"]
+START_SECONDS = 30.0
+SECRET_TEXT = "my very private words about the flight"
+
+
+def _env(**values: str) -> dict[str, str]:
+    """The test's environment without any POLICY_ setting of the shell, plus `values`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}
+    return {**env, "POLICY_RULES_DIR": str(RULES_DIR), "POLICY_RELOAD_INTERVAL": "0", **values}
+
+
+def _serve_once(**values: str) -> subprocess.CompletedProcess[str]:
+    """`serve` run to its end: for starts that must be refused before gunicorn runs."""
+    return subprocess.run(
+        SERVE,
+        env=_env(POLICY_PORT=str(free_port()), **values),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_serve_refuses_to_start_without_tokens_from_the_environment() -> None:
+    done = _serve_once()
+    assert done.returncode == 1
+    assert "no POLICY_TOKENS_FILE" in done.stderr
+    assert "POLICY_DEV_NO_AUTH=true" in done.stderr  # says how to start it for development
+    assert "serving on" not in done.stderr  # gunicorn never started
+
+
+def test_serve_refuses_several_workers_with_the_memory_store() -> None:
+    done = _serve_once(POLICY_DEV_NO_AUTH="true", POLICY_WORKERS="3")
+    assert done.returncode == 1
+    assert "the memory store serves one worker" in done.stderr
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def lines(self) -> list[str]:
+        return self.log.read_text(errors="replace").splitlines()
+
+
+def _status(port: int, method: str, path: str, body: Any = None, **headers: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        data = None if body is None else json.dumps(body)
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        connection.request(method, path, body=data, headers=headers)
+        return connection.getresponse().status
+    except OSError:
+        return -1
+    finally:
+        connection.close()
+
+
+def _children(pid: int) -> set[int]:
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    ).stdout
+    return {int(p) for p in out.split()}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`serve` in development mode on the memory store, with the automatic worker count."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "stderr.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            SERVE,
+            env=_env(POLICY_PORT=str(port), POLICY_DEV_NO_AUTH="true", POLICY_WORKERS="0"),
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while _status(port, "GET", "/healthz") != 200:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("serve did not start:\n" + log.read_text(errors="replace"))
+            time.sleep(0.1)
+        yield Served(process, port, log)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def test_serve_runs_one_worker_with_the_memory_store(served: Served) -> None:
+    # POLICY_WORKERS=0 is one per core with Redis; the memory store lives in one process.
+    assert len(_children(served.process.pid)) == 1
+    assert any("with 1 worker(s)" in line for line in served.lines())
+
+
+def _json_lines(served: Served) -> list[dict[str, Any]]:
+    """The service's lines (gunicorn's own start with '[' or are its banner)."""
+    found = []
+    for line in served.lines():
+        if line.startswith("{"):
+            found.append(json.loads(line))
+    return found
+
+
+def test_the_service_logs_json_from_its_first_line(served: Served) -> None:
+    lines = served.lines()
+    # Every line of the service's own loggers, also those written before the
+    # worker was ready (the serve check, create_app), is a JSON object.
+    for line in lines:
+        if "ACCESS CONTROL IS OFF" in line or "policy-service ready" in line:
+            assert line.startswith("{"), line
+    logged = _json_lines(served)
+    warnings = [x for x in logged if "ACCESS CONTROL IS OFF" in x["msg"]]
+    # Once by `serve` before gunicorn starts, once by the worker building the app.
+    assert len(warnings) == 2 and all(w["level"] == "warning" for w in warnings)
+    assert any(x["msg"].startswith("policy-service ready") for x in logged)
+
+
+def test_a_worker_logs_each_decision_as_json_without_the_text(served: Served) -> None:
+    event = make_event(event_id="serve-log-1", text=SECRET_TEXT + '\n{"forged": true}')
+    assert _status(served.port, "POST", "/v1/decisions", event) == 200
+    deadline = time.monotonic() + 10
+    while not [x for x in _json_lines(served) if x.get("event_id") == "serve-log-1"]:
+        assert time.monotonic() < deadline, "no decision line"
+        time.sleep(0.05)
+    (line,) = [x for x in _json_lines(served) if x.get("event_id") == "serve-log-1"]
+    assert line["msg"] == "decision" and line["account"] == "acme"
+    assert {"action", "rule", "revision", "latency_ms", "duplicate", "degraded"} <= set(line)
+    text = served.log.read_text(errors="replace")
+    assert SECRET_TEXT not in text and "forged" not in text
+
+
+def _raw(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        return sock.recv(4096)
+
+
+def test_gunicorn_answers_431_for_a_too_large_header_field(served: Served) -> None:
+    big = b"X-Big: " + b"a" * 9000 + b"\r\n"
+    answer = _raw(served.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + big + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
+    many = b"".join(b"X-H%d: v\r\n" % n for n in range(60))
+    answer = _raw(served.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
+    line = b"GET /healthz?" + b"q" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert _raw(served.port, line).startswith(b"HTTP/1.1 414 ")
+    # Within the limits the same request is answered.
+    assert _status(served.port, "GET", "/healthz", **{"X-Big": "a" * 8000}) == 200

@@ -18,10 +18,11 @@ import redis
 from click.testing import CliRunner, Result
 
 from policy_service import cli_replay
+from policy_service.analysis import Signal
 from policy_service.cli_replay import replay
 from policy_service.events import parse_event
 from policy_service.replay import ordering
-from policy_service.replay.codec import decode_event, encode_event
+from policy_service.replay.codec import Decoder, decode_event, encode_event, signal_fields
 from policy_service.replay.ordering import Invalid, Ordered, Scanned, ordered_events
 from tests.conftest import RULES_DIR
 
@@ -495,9 +496,50 @@ def test_the_codec_rebuilds_an_equal_event() -> None:
     )
     decoded = decode_event(encode_event(full))
     assert decoded == full
+    staff = parse_event({**event(3), "author": {"id": "u3", "role": "staff"}})
+    assert decode_event(encode_event(staff)).author.role == "staff"
     assert decoded.occurred_at.utcoffset() == full.occurred_at.utcoffset()
     bare = parse_event({k: v for k, v in event(2).items() if k not in ("signals", "lang")})
     assert decode_event(encode_event(bare)) == bare
+
+
+def test_the_decoder_shares_equal_parts_but_keeps_types_apart() -> None:
+    decoder = Decoder()
+    signals = {"severity": Signal(1, "a"), "arousal": Signal(1.0, "a"), "topics": Signal((), "a")}
+    wire = orjson.loads(orjson.dumps(signal_fields(signals)))
+    first, second = decoder.signals(wire), decoder.signals(orjson.loads(orjson.dumps(wire)))
+    assert first == signals and second == signals
+    assert first["severity"] is second["severity"]
+    assert type(first["severity"].value) is int and type(first["arousal"].value) is float
+    assert first["topics"].value == ()
+    assert orjson.dumps(first["arousal"].value) == b"1.0"
+
+
+def test_files_in_one_chunk_or_spilled_give_the_same_items(tmp_path: Path) -> None:
+    # Parsed once in pass 1 when the file fits, validated in pass 2 when it spills:
+    # the same events, the same invalid lines, in the same places.
+    lines: list[dict[str, Any] | str] = [event(i, minutes=(i * 37) % 50) for i in range(50)]
+    lines[7] = "{not json"
+    lines[11] = {**event(11, minutes=3), "signals": {"tone": "furious"}}
+    lines[12] = {**event(12), "occurred_at": "yesterday"}
+    path = write_lines(tmp_path / "events.jsonl", lines)
+
+    def items(chunk: int) -> list[Any]:
+        found = []
+        for item in ordered_events(path, chunk_bytes=chunk):
+            if isinstance(item, Ordered):
+                found.append((item.line, item.at_us, item.event))
+            elif isinstance(item, Invalid):
+                found.append((item.line, item.reason))
+        return found
+
+    whole, spilled = items(1 << 20), items(1500)
+    assert whole == spilled
+    # Lines 8 and 13 cannot be ordered (pass 1, file order); line 12 fails
+    # validation where its time falls, among the events.
+    invalid = [n for n, (line, *rest) in enumerate(whole) if isinstance(rest[0], str)]
+    assert [whole[n][0] for n in invalid] == [8, 13, 12]
+    assert invalid[2] > 2
 
 
 # -- Redis state -----------------------------------------------------------------------

@@ -21,7 +21,7 @@ from policy_service import cli_replay
 from policy_service.analysis import Signal
 from policy_service.cli_replay import replay
 from policy_service.events import parse_event
-from policy_service.replay import ordering
+from policy_service.replay import codec, ordering
 from policy_service.replay.codec import Decoder, decode_event, encode_event, signal_fields
 from policy_service.replay.ordering import Invalid, Ordered, Scanned, ordered_events
 from tests.conftest import RULES_DIR
@@ -513,6 +513,20 @@ def test_the_decoder_shares_equal_parts_but_keeps_types_apart() -> None:
     assert type(first["severity"].value) is int and type(first["arousal"].value) is float
     assert first["topics"].value == ()
     assert orjson.dumps(first["arousal"].value) == b"1.0"
+
+
+def test_signal_sets_cross_by_number_also_when_the_numbers_start_afresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(codec, "INTERNED_MAX", 3)
+    sent, decoder = codec.SignalSets(), Decoder()
+    sets = [
+        {"severity": Signal(i % 5, "analyzer:x@1"), "arousal": Signal(0.5, "a")} for i in range(20)
+    ]
+    for signals in sets:
+        number, fields = sent.number(signals)
+        wire = orjson.loads(orjson.dumps([number, fields]))
+        assert decoder.signal_set(*wire) == signals
 
 
 def test_files_in_one_chunk_or_spilled_give_the_same_items(tmp_path: Path) -> None:

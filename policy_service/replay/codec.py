@@ -96,6 +96,7 @@ class Decoder:
         self._authors = _Shared(Author)
         self._callers = _Shared(CallerSignals)
         self._signals = _Shared(Signal)
+        self._sets: dict[int, dict[str, Signal]] = {}
 
     def event(self, fields: list[Any]) -> Event:
         """The event `event_fields` described."""
@@ -117,6 +118,15 @@ class Decoder:
             self._callers.get(tuple(signals), *signals),
         )
 
+    def signal_set(self, number: int, fields: list[list[Any]] | None) -> dict[str, Signal]:
+        """The set `SignalSets.number` numbered: defined by `fields` when given, else known.
+
+        The set is shared between events: the evaluator copies what it takes.
+        """
+        if fields is not None:
+            self._sets[number] = self.signals(fields)
+        return self._sets[number]
+
     def signals(self, fields: list[list[Any]]) -> dict[str, Signal]:
         """The signals `signal_fields` described."""
         shared = self._signals.get
@@ -127,6 +137,32 @@ class Decoder:
             # The type is part of the key: 1 == 1.0 == True, but they encode differently.
             found[name] = shared((name, type(value), value, source), value, source)
         return found
+
+
+class SignalSets:
+    """Numbers for the distinct sets of analyzer signals, for the reader's side of the pipe.
+
+    Many events get the same signals (the same severity, topics, arousal); the
+    reader sends each distinct set once with its number, then the number alone,
+    so the deciding process looks a set up instead of rebuilding it. At most
+    INTERNED_MAX numbers: past that they are given out afresh (each set is sent
+    again, before it is used, under its new number).
+    """
+
+    def __init__(self) -> None:
+        self._numbers: dict[tuple[Any, ...], int] = {}
+
+    def number(self, signals: Mapping[str, Signal]) -> tuple[int, list[list[Any]] | None]:
+        """The set's number, and its fields when the other side does not know it yet."""
+        # The type is part of the key: 1 == 1.0 == True, but they encode differently.
+        key = tuple((n, type(s.value), s.value, s.source) for n, s in signals.items())
+        found = self._numbers.get(key)
+        if found is not None:
+            return found, None
+        if len(self._numbers) >= INTERNED_MAX:
+            self._numbers.clear()
+        number = self._numbers[key] = len(self._numbers)
+        return number, signal_fields(signals)
 
 
 def encode_event(event: Event) -> bytes:

@@ -37,7 +37,7 @@ import orjson
 from policy_service.analysis import SIGNAL_NAMES, Signal, caller_value
 from policy_service.errors import PolicyError
 from policy_service.events import Event
-from policy_service.replay.codec import Decoder, event_fields, signal_fields, utc_micros
+from policy_service.replay.codec import Decoder, SignalSets, event_fields, utc_micros
 from policy_service.replay.validation import check_event
 
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
@@ -367,12 +367,12 @@ def helper_events(
                 ) from None
             kind = message[0]
             if kind == "events":
-                for line, at_us, fields, signals in orjson.loads(message[1]):
+                for line, at_us, fields, number, signals in orjson.loads(message[1]):
                     yield Ordered(
                         line,
                         at_us,
                         decoder.event(fields),
-                        None if signals is None else decoder.signals(signals),
+                        None if number is None else decoder.signal_set(number, signals),
                     )
             elif kind == "item":
                 yield _from_wire(message[1])
@@ -409,14 +409,16 @@ def _from_wire(wire: tuple[Any, ...]) -> Item:
 def serve_items(path: str, chunk_bytes: int, sender: Connection, analyze: bool = False) -> None:
     """The reader process: every item of `ordered_events`, events in batches through the pipe.
 
-    A batch of events is one JSON document (`codec.event_fields` and
-    `codec.signal_fields` per event): decoding it is a single orjson call
-    in the deciding process, where every microsecond is on the critical path.
+    A batch of events is one JSON document (`codec.event_fields` per event,
+    the analyzer's signals as a numbered set, `codec.SignalSets`): decoding it
+    is a single orjson call in the deciding process, where every microsecond
+    is on the critical path.
     """
     # Imported here: only a reader that analyzes needs the analyzer (and its tables).
     from policy_service.replay.analyzer import replay_analyzer
 
     analyzer = replay_analyzer()[0] if analyze else None
+    sets = SignalSets()
     batch: list[list[Any]] = []
 
     def flush() -> None:
@@ -434,12 +436,12 @@ def serve_items(path: str, chunk_bytes: int, sender: Connection, analyze: bool =
                     sender.send(("item", _to_wire(item)))
                     continue
                 event = item.event
-                signals = None
+                number, signals = None, None
                 if analyzer is not None:
                     missing = tuple(n for n in SIGNAL_NAMES if caller_value(event, n) is None)
                     if missing:
-                        signals = signal_fields(analyzer.complete(event, missing))
-                batch.append([item.line, item.at_us, event_fields(event), signals])
+                        number, signals = sets.number(analyzer.complete(event, missing))
+                batch.append([item.line, item.at_us, event_fields(event), number, signals])
                 if len(batch) >= BATCH_ITEMS:
                     flush()
         flush()

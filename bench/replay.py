@@ -74,7 +74,7 @@ AIRLINE_CSV = ROOT.parent / "shared" / "data" / "airline-tweets" / "Tweets.csv"
 GOAL_RATIO = 0.5
 # A typical state snapshot for the raw engine's facts: the engine's cost hardly
 # depends on the values, only on the keys it has to read.
-STATE = {
+STATE: dict[str, Any] = {
     "crisis_level": "watch",
     "volume_1h": 42,
     "negative_1h": 25,

@@ -87,8 +87,12 @@ class PreparedSignals:
         self._signals = signals or {}
 
     def complete(self, event: Event, missing: tuple[str, ...]) -> dict[str, Signal]:
-        if event is self._event and all(name in self._signals for name in missing):
-            return {name: self._signals[name] for name in missing}
+        if event is self._event:
+            signals = self._signals
+            try:
+                return {name: signals[name] for name in missing}
+            except KeyError:
+                pass  # the reader left one out: the analyzer answers for all of them
         return self._analyzer.complete(event, missing)
 
 

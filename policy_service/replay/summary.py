@@ -47,7 +47,7 @@ class Timeline:
     Every column is summed when buckets merge, except those in `max_columns`.
     """
 
-    __slots__ = ("_width_index", "buckets", "columns", "max_columns", "max_buckets")
+    __slots__ = ("_width_index", "buckets", "columns", "max_columns", "max_buckets", "width")
 
     def __init__(
         self,
@@ -56,15 +56,11 @@ class Timeline:
         max_buckets: int = MAX_BUCKETS,
     ) -> None:
         self._width_index = 0
+        self.width = WIDTHS[0]  # seconds per bucket; an attribute, read for every event
         self.columns = columns
         self.max_columns = max_columns
         self.max_buckets = max_buckets
         self.buckets: dict[int, list[int]] = {}
-
-    @property
-    def width(self) -> int:
-        """Seconds per bucket."""
-        return WIDTHS[self._width_index]
 
     def bucket(self, at_seconds: int) -> list[int]:
         """The counters of the bucket holding `at_seconds` (UTC epoch seconds), created empty."""
@@ -80,6 +76,7 @@ class Timeline:
     def _coarsen(self, width_index: int) -> None:
         self.buckets = self.resampled(WIDTHS[width_index])
         self._width_index = width_index
+        self.width = WIDTHS[width_index]
 
     def resampled(self, width: int) -> dict[int, list[int]]:
         """The buckets at `width` seconds (a multiple of this timeline's width)."""

@@ -109,6 +109,68 @@ def test_decisions_are_byte_identical_run_after_run(tmp_path: Path) -> None:
     assert all(d["duplicate"] is False for d in first)
 
 
+def varied_events(count: int = 60) -> list[dict[str, Any] | str]:
+    """Events with what the codec and the reader carry: roles, threads, caller
+    signals of every kind, signals left to the analyzer, duplicates, bad lines."""
+    texts = ["refund now, this is a scam", "love the new app!", "where is my parcel?", "meh"]
+    found: list[dict[str, Any] | str] = []
+    for i in range(count):
+        data = event(i, minutes=(i * 17) % 45, account=("acme", "globex")[i % 2])
+        data["text"] = texts[i % len(texts)]
+        if i % 5 == 0:
+            data["author"] = {"id": f"u{i}", "role": ("staff", "partner", "public")[i % 3]}
+        if i % 4 == 0:
+            data["thread"] = {"id": f"p{i % 3}", "published_at": START.isoformat()}
+        if i % 3 == 0:
+            data.pop("signals")  # all left to the analyzer
+        elif i % 3 == 1:
+            data["signals"] = {"tone": "negative", "arousal": 0.5, "topics": ["refund"]}
+        found.append(data)
+    found.append(dict(found[3]))  # a duplicate id
+    found.append({**event(999), "signals": {"tone": "furious"}})
+    return found
+
+
+def test_every_output_is_the_same_whichever_reader_and_sort_buffer(tmp_path: Path) -> None:
+    source = write_lines(tmp_path / "events.jsonl", varied_events())
+    expect = tmp_path / "expect.csv"
+    expect.write_text("event_id,action\ne0,acknowledge\ne1,escalate\ne7,ignore\n")
+    against = strict_copy(tmp_path)
+    outputs = []
+    for i, extra in enumerate(
+        [
+            ["--reader", "inline"],
+            ["--reader", "process"],
+            ["--reader", "inline", "--sort-buffer", "2K"],
+            ["--reader", "process", "--sort-buffer", "2K"],
+        ]
+    ):
+        names = ("out.jsonl", "summary.json", "report.html", "diff.jsonl")
+        paths = [tmp_path / f"{i}-{name}" for name in names]
+        result = run(
+            source,
+            "--rules",
+            RULES_DIR,
+            "--against",
+            against,
+            "--allow-failing-tests",
+            "--skip-invalid",
+            "--expect",
+            expect,
+            *("--out", paths[0], "--summary-json", paths[1]),
+            *("--report", paths[2], "--diff-out", paths[3]),
+            *extra,
+        )
+        assert result.exit_code == 1, result.output  # the expectations are meant to fail
+        assert "expectation(s) failed" in result.output
+        outputs.append([p.read_bytes() for p in paths])
+    assert all(o == outputs[0] for o in outputs)
+    decided = decisions(tmp_path / "0-out.jsonl")
+    assert len(decided) == 61 and sum(d["duplicate"] for d in decided) == 1
+    sources = {s["source"] for d in decided for s in d["signals"].values()}
+    assert "caller" in sources and any(s.startswith("analyzer:") for s in sources)
+
+
 def test_events_are_decided_in_event_time_order_ties_by_line(tmp_path: Path) -> None:
     ordered = mixed_events()
     # Two events at the same time: the one on the earlier line is decided first.

@@ -600,9 +600,9 @@ def test_files_in_one_chunk_or_spilled_give_the_same_items(tmp_path: Path) -> No
     lines[12] = {**event(12), "occurred_at": "yesterday"}
     path = write_lines(tmp_path / "events.jsonl", lines)
 
-    def items(chunk: int) -> list[Any]:
+    def items(chunk: int, decode_once: bool = True) -> list[Any]:
         found = []
-        for item in ordered_events(path, chunk_bytes=chunk):
+        for item in ordered_events(path, chunk, decode_once):
             if isinstance(item, Ordered):
                 found.append((item.line, item.at_us, item.event))
             elif isinstance(item, Invalid):
@@ -611,6 +611,8 @@ def test_files_in_one_chunk_or_spilled_give_the_same_items(tmp_path: Path) -> No
 
     whole, spilled = items(1 << 20), items(1500)
     assert whole == spilled
+    # As the reader process reads: every line validated in pass 2.
+    assert items(1 << 20, decode_once=False) == items(1500, decode_once=False) == whole
     # Lines 8 and 13 cannot be ordered (pass 1, file order); line 12 fails
     # validation where its time falls, among the events.
     invalid = [n for n, (line, *rest) in enumerate(whole) if isinstance(rest[0], str)]

@@ -162,13 +162,20 @@ def validated(raw: bytes) -> tuple[int, Event | str] | str:
     return _unordered(data, verdict) if key is None else (key, verdict)
 
 
-def ordered_events(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Items:
+def ordered_events(
+    path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, decode_once: bool = True
+) -> Items:
     """Every line of a JSONL event file as Invalid or Ordered, valid events by (occurred_at, line).
 
     Yields ReadProgress during pass 1, the Invalid lines pass 1 finds (in file
     order), one Scanned, then the events in order with the Invalid lines that
     fail validation among them. Close the iterator when stopping early: that
     removes its temp files.
+
+    `decode_once` validates in pass 1 while the file fits in one chunk (the
+    least work in all). Without it every line is validated in pass 2, as it
+    leaves: the reader process does that, because its pass 2 runs beside the
+    decisions while nothing can be decided during its pass 1.
     """
     try:
         total = path.stat().st_size
@@ -196,8 +203,8 @@ def ordered_events(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Items:
             if not raw.strip():
                 blank += 1
                 continue
-            if runs:
-                # The file does not fit: bytes only, validated in pass 2.
+            if runs or not decode_once:
+                # Bytes only, validated in pass 2.
                 key = event_time(raw)
                 if isinstance(key, str):
                     yield Invalid(line_no, key)
@@ -218,7 +225,7 @@ def ordered_events(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Items:
             else:
                 newest = key
             if held >= chunk_bytes:
-                if not runs:
+                if chunk:  # the first spill of a file decoded once: its Events go
                     spilled, chunk = [record[:3] for record in chunk], []
                 runs.append(_spill(spilled, Path(tmp), len(runs)))
                 spilled, held = [], 0
@@ -227,7 +234,7 @@ def ordered_events(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Items:
             runs.append(_spill(spilled, Path(tmp), len(runs)))
             spilled = []
         yield Scanned(lines, blank, candidates, out_of_order, len(runs))
-        if not runs:
+        if not runs and chunk:
             chunk.sort()
             for key, line_no, _, verdict in chunk:
                 yield (
@@ -237,7 +244,12 @@ def ordered_events(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Items:
                 )
             return
         with ExitStack() as stack:
-            for key, line_no, raw in _merge(runs, Path(tmp), stack):
+            if runs:
+                records: Iterable[Record] = _merge(runs, Path(tmp), stack)
+            else:
+                spilled.sort()
+                records = spilled
+            for key, line_no, raw in records:
                 verdict = check_event(orjson.loads(raw))
                 if isinstance(verdict, str):
                     yield Invalid(line_no, verdict)
@@ -429,7 +441,7 @@ def serve_items(path: str, chunk_bytes: int, sender: Connection, analyze: bool =
             batch.clear()
 
     try:
-        with contextlib.closing(ordered_events(Path(path), chunk_bytes)) as items:
+        with contextlib.closing(ordered_events(Path(path), chunk_bytes, False)) as items:
             for item in items:
                 if not isinstance(item, Ordered):
                     # Anything else goes at once (after the events before it), for a

@@ -8,7 +8,8 @@ neighbour slows every side alike; the report is the median of the rounds:
   Evaluator (memory store, virtual clock, the replay's analyzer for the signals
   the file leaves out), write every decision, keep the summary. With
   `--reader auto` (the command's default) a file of this size is read,
-  validated and analyzed in a second process while this one decides;
+  validated and analyzed in a second process while this one decides, when a
+  core is idle (the report says in how many rounds);
 - `replay-inline`: the same in this process alone (`--reader inline`): every
   step, text analysis included, on one core;
 - `replay-defaults`: the same with neutral defaults instead of text analysis
@@ -62,7 +63,7 @@ from policy_service.events import Event, parse_event
 from policy_service.loaded_policy import FixedPolicy, LoadedPolicy
 from policy_service.replay.analyzer import replay_analyzer
 from policy_service.replay.convert import Conversion, convert_csv
-from policy_service.replay.ordering import open_events
+from policy_service.replay.ordering import helper_worthwhile, open_events
 from policy_service.replay.runner import Replay, Side, load_rules
 from policy_service.ruleset.compiler import FACT_MARKER_KEY, FACT_MARKER_VALUE, compile_ruleset
 from policy_service.state.memory import MemoryStore
@@ -136,12 +137,15 @@ def measure_replay(
 ) -> dict[str, float]:
     """One replay from the file to the decisions file, timed; the rules are loaded already."""
     side = Side("rules", ROOT / "rules", policy, MemoryStore(), analyzer)
+    # As the command decides `--reader auto`, recorded: it depends on the machine's load.
+    process = helper_worthwhile(events) if reader is None else reader
     with tempfile.TemporaryFile() as out:
         started, cpu_started = time.perf_counter(), cpu_seconds()
-        with contextlib.closing(open_events(events, helper=reader, analyze=analyze)) as items:
+        with contextlib.closing(open_events(events, helper=process, analyze=analyze)) as items:
             outcomes = Replay(side, out=out).run(items)
         found = timed(outcomes.decided, started, cpu_started)
     found["deciding_rate"] = outcomes.decided / max(outcomes.deciding_seconds, 1e-9)
+    found["reader_process"] = float(process)
     return found
 
 
@@ -266,7 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("replay", "replay-defaults"):
         own = statistics.median(x["deciding_cpu_us_per_event"] for x in rounds[name])
         reader_cpu = statistics.median(x["reader_cpu_us_per_event"] for x in rounds[name])
-        print(f"{name} CPU us/event: deciding process {own:.1f}, reader process {reader_cpu:.1f}")
+        with_process = sum(int(x["reader_process"]) for x in rounds[name])
+        print(
+            f"{name}: a reader process in {with_process} of {len(rounds[name])} rounds; "
+            f"CPU us/event: deciding process {own:.1f}, reader process {reader_cpu:.1f}"
+        )
 
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

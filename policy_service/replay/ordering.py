@@ -51,6 +51,8 @@ PROGRESS_EVERY_BYTES = 1 << 20
 BATCH_ITEMS = 512
 # Below this size a second process costs more to start than it saves.
 HELPER_MIN_BYTES = 4 * 1024 * 1024
+# ... and only when others leave at least this much of a core idle besides this process's.
+SPARE_CORE = 0.5
 # The API takes events up to 64 KiB; a longer line is not read whole (bounded memory).
 MAX_LINE_BYTES = 1024 * 1024
 
@@ -320,7 +322,13 @@ def _merge(runs: list[Path], tmp: Path, stack: ExitStack) -> Iterator[Record]:
 
 
 def helper_worthwhile(path: Path) -> bool:
-    """Whether reading and validating in a second process pays off for this file here."""
+    """Whether reading and validating in a second process pays off for this file here.
+
+    Only with a core to spare: the second process adds the pipe's encoding and
+    decoding to the work, which pays off when it runs beside the decisions, and
+    slows the replay down when it takes turns with them on a busy machine
+    (bench/README.md). The outputs are the same bytes either way.
+    """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -329,7 +337,17 @@ def helper_worthwhile(path: Path) -> bool:
         size = path.stat().st_size
     except OSError:
         return False
-    return cores >= 2 and size >= HELPER_MIN_BYTES
+    return cores >= 2 and size >= HELPER_MIN_BYTES and spare_cores(cores) >= SPARE_CORE
+
+
+def spare_cores(cores: int) -> float:
+    """Cores the last minute's load left idle, this process's own core not counted."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available here: assume the machine is ours
+        return cores - 1.0
+    # One core is this process's; the reader needs another that others left idle.
+    return cores - 1.0 - load
 
 
 def helper_events(

@@ -6,7 +6,12 @@ neighbour slows every side alike; the report is the median of the rounds:
 - `replay`: what `policy-service replay EVENTS --out FILE` does after loading
   the rules: read, validate and order the file, decide every event through the
   Evaluator (memory store, virtual clock, the replay's analyzer for the signals
-  the file leaves out), write every decision, keep the summary;
+  the file leaves out), write every decision, keep the summary. With
+  `--reader auto` (the command's default) a file of this size is read,
+  validated and analyzed in a second process while this one decides, when a
+  core is idle (the report says in how many rounds);
+- `replay-inline`: the same in this process alone (`--reader inline`): every
+  step, text analysis included, on one core;
 - `replay-defaults`: the same with neutral defaults instead of text analysis
   (shows what the analyzer costs);
 - `evaluator-only`: `Evaluator.decide` alone on events parsed beforehand, with
@@ -21,6 +26,11 @@ neighbour slows every side alike; the report is the median of the rounds:
 
     .venv/bin/python bench/replay.py --rounds 5
 
+`CPU us/event` is the median CPU time per event of the target's timed part,
+the reader process's included (so for `replay` it is the sum of two
+processes that run side by side, shown apart below the table): it grows less
+than the wall-clock rate when a neighbour takes the cores.
+
 Results also go to bench/results/replay-<timestamp>.json. The target of the
 issue: replay >= 0.5 x raw-post.
 """
@@ -33,6 +43,7 @@ import copy
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -52,7 +63,7 @@ from policy_service.events import Event, parse_event
 from policy_service.loaded_policy import FixedPolicy, LoadedPolicy
 from policy_service.replay.analyzer import replay_analyzer
 from policy_service.replay.convert import Conversion, convert_csv
-from policy_service.replay.ordering import open_events
+from policy_service.replay.ordering import helper_worthwhile, open_events
 from policy_service.replay.runner import Replay, Side, load_rules
 from policy_service.ruleset.compiler import FACT_MARKER_KEY, FACT_MARKER_VALUE, compile_ruleset
 from policy_service.state.memory import MemoryStore
@@ -64,7 +75,7 @@ AIRLINE_CSV = ROOT.parent / "shared" / "data" / "airline-tweets" / "Tweets.csv"
 GOAL_RATIO = 0.5
 # A typical state snapshot for the raw engine's facts: the engine's cost hardly
 # depends on the values, only on the keys it has to read.
-STATE = {
+STATE: dict[str, Any] = {
     "crisis_level": "watch",
     "volume_1h": 42,
     "negative_1h": 25,
@@ -102,34 +113,51 @@ def airline_events(csv_path: Path, target: Path) -> Path:
     return target
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """CPU time of this process, and of its waited-for children (the reader process)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time(), children.ru_utime + children.ru_stime
+
+
+def timed(events: int, started: float, cpu_started: tuple[float, float]) -> dict[str, float]:
+    elapsed = time.perf_counter() - started
+    own, children = (now - then for now, then in zip(cpu_seconds(), cpu_started, strict=True))
+    return {
+        "events": events,
+        "seconds": elapsed,
+        "rate": events / elapsed,
+        "cpu_us_per_event": (own + children) / events * 1e6,
+        "deciding_cpu_us_per_event": own / events * 1e6,
+        "reader_cpu_us_per_event": children / events * 1e6,
+    }
+
+
 def measure_replay(
     events: Path, policy: LoadedPolicy, analyzer: Analyzer, reader: bool | None, analyze: bool
 ) -> dict[str, float]:
     """One replay from the file to the decisions file, timed; the rules are loaded already."""
     side = Side("rules", ROOT / "rules", policy, MemoryStore(), analyzer)
+    # As the command decides `--reader auto`, recorded: it depends on the machine's load.
+    process = helper_worthwhile(events) if reader is None else reader
     with tempfile.TemporaryFile() as out:
-        started = time.perf_counter()
-        with contextlib.closing(open_events(events, helper=reader, analyze=analyze)) as items:
+        started, cpu_started = time.perf_counter(), cpu_seconds()
+        with contextlib.closing(open_events(events, helper=process, analyze=analyze)) as items:
             outcomes = Replay(side, out=out).run(items)
-        elapsed = time.perf_counter() - started
-    return {
-        "events": outcomes.decided,
-        "seconds": elapsed,
-        "rate": outcomes.decided / elapsed,
-        "deciding_rate": outcomes.decided / max(outcomes.deciding_seconds, 1e-9),
-    }
+        found = timed(outcomes.decided, started, cpu_started)
+    found["deciding_rate"] = outcomes.decided / max(outcomes.deciding_seconds, 1e-9)
+    found["reader_process"] = float(process)
+    return found
 
 
 def measure_evaluator(events: list[Event], policy: LoadedPolicy) -> dict[str, float]:
     """Evaluator.decide alone, as a replay calls it (virtual clock, fresh memory store)."""
     clock = FixedClock(events[0].occurred_at)
     evaluator = Evaluator(FixedPolicy(policy), MemoryStore(), clock, DefaultsAnalyzer())
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_seconds()
     for event in events:
         clock.set(event.occurred_at.astimezone(UTC))
         evaluator.decide(event)
-    elapsed = time.perf_counter() - started
-    return {"events": len(events), "seconds": elapsed, "rate": len(events) / elapsed}
+    return timed(len(events), started, cpu_started)
 
 
 def raw_facts(events: Path, policy: LoadedPolicy) -> list[dict[str, Any]]:
@@ -163,16 +191,12 @@ def measure_raw(
         rule["run"] = action
     # A rule set name can never be released from a host: a new name per round.
     host = Host({name: rules})
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_seconds()
     for fact in facts:
         host.post(name, fact)
-    elapsed = time.perf_counter() - started
-    return {
-        "events": len(facts),
-        "seconds": elapsed,
-        "rate": len(facts) / elapsed,
-        "actions": actions[0],
-    }
+    found = timed(len(facts), started, cpu_started)
+    found["actions"] = actions[0]
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         targets: dict[str, Callable[[int], dict[str, float]]] = {
             # As the command runs it: a reader process also fills the signals.
             "replay": lambda _: measure_replay(events, policy, analyzer, reader, True),
+            "replay-inline": lambda _: measure_replay(events, policy, analyzer, False, True),
             "replay-defaults": lambda _: measure_replay(
                 events, policy, DefaultsAnalyzer(), reader, False
             ),
@@ -226,16 +251,30 @@ def main(argv: list[str] | None = None) -> int:
         f"airline tweets: {len(facts):,} events, rule set 'default' with {len(definitions)} rules"
     )
     print(f"replay analyzer: {analyzer_name}; reader: {args.reader}; rounds: {args.rounds}\n")
-    print(f"{'target':<16} {'events/s (median)':>18} {'min-max':>17} {'ratio to raw':>13}")
+    print(
+        f"{'target':<16} {'events/s (median)':>18} {'min-max':>17} {'ratio to raw':>13}"
+        f" {'CPU us/event':>13}"
+    )
     for name, found in rounds.items():
         rates = [x["rate"] for x in found]
         span = f"{min(rates):,.0f}-{max(rates):,.0f}"
-        print(f"{name:<16} {median[name]:>18,.0f} {span:>17} {median[name] / raw:>13.2f}")
+        cpu = statistics.median(x["cpu_us_per_event"] for x in found)
+        print(
+            f"{name:<16} {median[name]:>18,.0f} {span:>17} {median[name] / raw:>13.2f} {cpu:>13.1f}"
+        )
     ratio = median["replay"] / raw
     verdict = "met" if ratio >= GOAL_RATIO else "NOT met"
     print(f"\nreplay / raw-post = {ratio:.2f} (target >= {GOAL_RATIO}: {verdict})")
     deciding = statistics.median(x["deciding_rate"] for x in rounds["replay"])
     print(f"replay's deciding phase alone: {deciding:,.0f} events/s")
+    for name in ("replay", "replay-defaults"):
+        own = statistics.median(x["deciding_cpu_us_per_event"] for x in rounds[name])
+        reader_cpu = statistics.median(x["reader_cpu_us_per_event"] for x in rounds[name])
+        with_process = sum(int(x["reader_process"]) for x in rounds[name])
+        print(
+            f"{name}: a reader process in {with_process} of {len(rounds[name])} rounds; "
+            f"CPU us/event: deciding process {own:.1f}, reader process {reader_cpu:.1f}"
+        )
 
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

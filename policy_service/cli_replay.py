@@ -236,7 +236,7 @@ class Stores:
     default="auto",
     show_default=True,
     help="Read and validate the file in a second process (overlapping with the decisions), "
-    "in this one, or auto: a second process for files over 4 MiB on two or more cores.",
+    "in this one, or auto: a second process for files over 4 MiB when a core is idle.",
 )
 @click.option(
     "--sort-buffer",

@@ -18,10 +18,11 @@ import redis
 from click.testing import CliRunner, Result
 
 from policy_service import cli_replay
+from policy_service.analysis import Signal
 from policy_service.cli_replay import replay
 from policy_service.events import parse_event
-from policy_service.replay import ordering
-from policy_service.replay.codec import decode_event, encode_event
+from policy_service.replay import codec, ordering
+from policy_service.replay.codec import Decoder, decode_event, encode_event, signal_fields
 from policy_service.replay.ordering import Invalid, Ordered, Scanned, ordered_events
 from tests.conftest import RULES_DIR
 
@@ -106,6 +107,68 @@ def test_decisions_are_byte_identical_run_after_run(tmp_path: Path) -> None:
         (START + timedelta(minutes=i * 1.5)).isoformat().replace("+00:00", "Z") for i in range(40)
     }
     assert all(d["duplicate"] is False for d in first)
+
+
+def varied_events(count: int = 60) -> list[dict[str, Any] | str]:
+    """Events with what the codec and the reader carry: roles, threads, caller
+    signals of every kind, signals left to the analyzer, duplicates, bad lines."""
+    texts = ["refund now, this is a scam", "love the new app!", "where is my parcel?", "meh"]
+    found: list[dict[str, Any] | str] = []
+    for i in range(count):
+        data = event(i, minutes=(i * 17) % 45, account=("acme", "globex")[i % 2])
+        data["text"] = texts[i % len(texts)]
+        if i % 5 == 0:
+            data["author"] = {"id": f"u{i}", "role": ("staff", "partner", "public")[i % 3]}
+        if i % 4 == 0:
+            data["thread"] = {"id": f"p{i % 3}", "published_at": START.isoformat()}
+        if i % 3 == 0:
+            data.pop("signals")  # all left to the analyzer
+        elif i % 3 == 1:
+            data["signals"] = {"tone": "negative", "arousal": 0.5, "topics": ["refund"]}
+        found.append(data)
+    found.append(dict(found[3]))  # a duplicate id
+    found.append({**event(999), "signals": {"tone": "furious"}})
+    return found
+
+
+def test_every_output_is_the_same_whichever_reader_and_sort_buffer(tmp_path: Path) -> None:
+    source = write_lines(tmp_path / "events.jsonl", varied_events())
+    expect = tmp_path / "expect.csv"
+    expect.write_text("event_id,action\ne0,acknowledge\ne1,escalate\ne7,ignore\n")
+    against = strict_copy(tmp_path)
+    outputs = []
+    for i, extra in enumerate(
+        [
+            ["--reader", "inline"],
+            ["--reader", "process"],
+            ["--reader", "inline", "--sort-buffer", "2K"],
+            ["--reader", "process", "--sort-buffer", "2K"],
+        ]
+    ):
+        names = ("out.jsonl", "summary.json", "report.html", "diff.jsonl")
+        paths = [tmp_path / f"{i}-{name}" for name in names]
+        result = run(
+            source,
+            "--rules",
+            RULES_DIR,
+            "--against",
+            against,
+            "--allow-failing-tests",
+            "--skip-invalid",
+            "--expect",
+            expect,
+            *("--out", paths[0], "--summary-json", paths[1]),
+            *("--report", paths[2], "--diff-out", paths[3]),
+            *extra,
+        )
+        assert result.exit_code == 1, result.output  # the expectations are meant to fail
+        assert "expectation(s) failed" in result.output
+        outputs.append([p.read_bytes() for p in paths])
+    assert all(o == outputs[0] for o in outputs)
+    decided = decisions(tmp_path / "0-out.jsonl")
+    assert len(decided) == 61 and sum(d["duplicate"] for d in decided) == 1
+    sources = {s["source"] for d in decided for s in d["signals"].values()}
+    assert "caller" in sources and any(s.startswith("analyzer:") for s in sources)
 
 
 def test_events_are_decided_in_event_time_order_ties_by_line(tmp_path: Path) -> None:
@@ -478,6 +541,20 @@ def test_ordering_memory_stays_bounded(tmp_path: Path) -> None:
     assert peak < size / 4, (peak, size)
 
 
+def test_auto_reads_in_a_second_process_only_with_a_core_to_spare(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_lines(tmp_path / "events.jsonl", list(mixed_events(5)))
+    monkeypatch.setattr(ordering, "HELPER_MIN_BYTES", 100)
+    monkeypatch.setattr(ordering.os, "sched_getaffinity", lambda _: {0, 1})
+    for load, expected in ((0.2, True), (0.4, True), (0.9, False), (6.0, False)):
+        monkeypatch.setattr(ordering.os, "getloadavg", lambda at=load: (at, at, at))
+        assert ordering.helper_worthwhile(path) is expected, load
+    monkeypatch.setattr(ordering, "HELPER_MIN_BYTES", 1 << 30)
+    monkeypatch.setattr(ordering.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert ordering.helper_worthwhile(path) is False  # a small file: not worth a process
+
+
 def test_the_codec_rebuilds_an_equal_event() -> None:
     full = parse_event(
         {
@@ -495,9 +572,66 @@ def test_the_codec_rebuilds_an_equal_event() -> None:
     )
     decoded = decode_event(encode_event(full))
     assert decoded == full
+    staff = parse_event({**event(3), "author": {"id": "u3", "role": "staff"}})
+    assert decode_event(encode_event(staff)).author.role == "staff"
     assert decoded.occurred_at.utcoffset() == full.occurred_at.utcoffset()
     bare = parse_event({k: v for k, v in event(2).items() if k not in ("signals", "lang")})
     assert decode_event(encode_event(bare)) == bare
+
+
+def test_the_decoder_shares_equal_parts_but_keeps_types_apart() -> None:
+    decoder = Decoder()
+    signals = {"severity": Signal(1, "a"), "arousal": Signal(1.0, "a"), "topics": Signal((), "a")}
+    wire = orjson.loads(orjson.dumps(signal_fields(signals)))
+    first, second = decoder.signals(wire), decoder.signals(orjson.loads(orjson.dumps(wire)))
+    assert first == signals and second == signals
+    assert first["severity"] is second["severity"]
+    assert type(first["severity"].value) is int and type(first["arousal"].value) is float
+    assert first["topics"].value == ()
+    assert orjson.dumps(first["arousal"].value) == b"1.0"
+
+
+def test_signal_sets_cross_by_number_also_when_the_numbers_start_afresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(codec, "INTERNED_MAX", 3)
+    sent, decoder = codec.SignalSets(), Decoder()
+    sets = [
+        {"severity": Signal(i % 5, "analyzer:x@1"), "arousal": Signal(0.5, "a")} for i in range(20)
+    ]
+    for signals in sets:
+        number, fields = sent.number(signals)
+        wire = orjson.loads(orjson.dumps([number, fields]))
+        assert decoder.signal_set(*wire) == signals
+
+
+def test_files_in_one_chunk_or_spilled_give_the_same_items(tmp_path: Path) -> None:
+    # Parsed once in pass 1 when the file fits, validated in pass 2 when it spills:
+    # the same events, the same invalid lines, in the same places.
+    lines: list[dict[str, Any] | str] = [event(i, minutes=(i * 37) % 50) for i in range(50)]
+    lines[7] = "{not json"
+    lines[11] = {**event(11, minutes=3), "signals": {"tone": "furious"}}
+    lines[12] = {**event(12), "occurred_at": "yesterday"}
+    path = write_lines(tmp_path / "events.jsonl", lines)
+
+    def items(chunk: int, decode_once: bool = True) -> list[Any]:
+        found = []
+        for item in ordered_events(path, chunk, decode_once):
+            if isinstance(item, Ordered):
+                found.append((item.line, item.at_us, item.event))
+            elif isinstance(item, Invalid):
+                found.append((item.line, item.reason))
+        return found
+
+    whole, spilled = items(1 << 20), items(1500)
+    assert whole == spilled
+    # As the reader process reads: every line validated in pass 2.
+    assert items(1 << 20, decode_once=False) == items(1500, decode_once=False) == whole
+    # Lines 8 and 13 cannot be ordered (pass 1, file order); line 12 fails
+    # validation where its time falls, among the events.
+    invalid = [n for n, (line, *rest) in enumerate(whole) if isinstance(rest[0], str)]
+    assert [whole[n][0] for n in invalid] == [8, 13, 12]
+    assert invalid[2] > 2
 
 
 # -- Redis state -----------------------------------------------------------------------

@@ -102,14 +102,25 @@ class Comparison:
         self.timelines: dict[str, Timeline] = {}
 
     def add(
-        self, line: int, event: Event, first: Mapping[str, Any], second: Mapping[str, Any]
+        self,
+        line: int,
+        event: Event,
+        first: Mapping[str, Any],
+        second: Mapping[str, Any],
+        at_us: int | None = None,
     ) -> tuple[Outcome, Outcome] | None:
-        """Compare one event's two decisions; the two outcomes when they differ."""
+        """Compare one event's two decisions; the two outcomes when they differ.
+
+        `at_us` is the event's time in UTC microseconds, when the caller knows it.
+        """
         self.compared += 1
-        before, after = Outcome.of(first), Outcome.of(second)
-        self.actions[(before.action, after.action)] += 1
-        if before == after:
+        action, rule, route = first["action"], first["rule"], first["route"]
+        other_action = second["action"]
+        self.actions[(action, other_action)] += 1
+        # Most events do not differ: their outcomes are compared without being built.
+        if action == other_action and rule == second["rule"] and route == second["route"]:
             return None
+        before, after = Outcome(action, rule, route), Outcome.of(second)
         self.differing += 1
         self.per_account[event.account] += 1
         group = self.groups.get((before, after))
@@ -122,7 +133,9 @@ class Comparison:
         timeline = self.timelines.get(event.account)
         if timeline is None:
             timeline = self.timelines[event.account] = Timeline(1)
-        timeline.bucket(utc_micros(event.occurred_at) // 1_000_000)[0] += 1
+        if at_us is None:
+            at_us = utc_micros(event.occurred_at)
+        timeline.bucket(at_us // 1_000_000)[0] += 1
         return before, after
 
     def sorted_groups(self) -> list[DiffGroup]:

@@ -7,10 +7,13 @@ the runs with heapq.merge (in several rounds when there are many) and
 validates each line with the API's schema on the way out. A file that fits in
 one chunk never touches the disk.
 
-Only pass 1 decides the order, so it checks only what the order needs (the
-JSON and occurred_at); the full validation runs in pass 2. That lets
-`helper_events` run both passes in a second process while this one decides
-on the events it has already received.
+Until the first run is spilled, pass 1 also validates each line in full and
+keeps the Event beside its bytes (counted in the chunk's memory): a file that
+fits in one chunk is decoded and validated once. Lines of a spilled run are
+kept as bytes only and validated in pass 2, on their way out of the merge.
+Either way a line that fails validation is reported where it falls in event
+time, as in pass 2. `helper_events` runs both passes in a second process
+while this one decides on the events it has already received.
 """
 
 from __future__ import annotations
@@ -34,32 +37,46 @@ import orjson
 from policy_service.analysis import SIGNAL_NAMES, Signal, caller_value
 from policy_service.errors import PolicyError
 from policy_service.events import Event
-from policy_service.replay.codec import decode_event, encode_event, utc_micros
+from policy_service.replay.codec import Decoder, SignalSets, event_fields, utc_micros
 from policy_service.replay.validation import check_event
 
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
 # Each held line also costs a tuple, an int and a bytes header.
 LINE_OVERHEAD_BYTES = 120
+# A held Event costs about its line again (the text, ids and times as objects),
+# plus its dataclasses and their headers.
+EVENT_OVERHEAD_BYTES = 600
 FAN_IN = 64  # runs merged at once; more are merged in rounds
 PROGRESS_EVERY_BYTES = 1 << 20
 BATCH_ITEMS = 512
 # Below this size a second process costs more to start than it saves.
 HELPER_MIN_BYTES = 4 * 1024 * 1024
+# ... and only when others leave at least this much of a core idle besides this process's.
+SPARE_CORE = 0.5
 # The API takes events up to 64 KiB; a longer line is not read whole (bounded memory).
 MAX_LINE_BYTES = 1024 * 1024
 
 Record = tuple[int, int, bytes]  # (UTC microseconds, line number, raw line)
+# In memory before the first spill: a record with the line's verdict (Event or reason).
+Held = tuple[int, int, bytes, Event | str]
 
 
 class EventFileError(PolicyError):
     """An event file cannot be read (missing, unreadable, or its reader failed)."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built per event on the deciding side, and a frozen
+# dataclass sets each field through object.__setattr__ (twice the cost).
+@dataclass(slots=True)
 class Ordered:
-    """A valid event, in event-time order; with the signals it lacks when a reader computed them."""
+    """A valid event, in event-time order; with the signals it lacks when a reader computed them.
+
+    `at_us` is its occurred_at in UTC microseconds (the sort key), which the
+    bookkeeping needs too.
+    """
 
     line: int
+    at_us: int
     event: Event
     signals: Mapping[str, Signal] | None = None
 
@@ -96,36 +113,71 @@ Item = Ordered | Invalid | ReadProgress | Scanned
 Items = Generator[Item, None, None]
 
 
-def event_time(raw: bytes) -> int | str:
-    """The key of a line (occurred_at in UTC microseconds), or why the line is invalid."""
+def _decoded(raw: bytes) -> dict[str, Any] | str:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return f"not valid JSON: {exc.msg} (column {exc.colno})"
-    if not isinstance(data, dict):
-        return "not a JSON object"
+    return data if isinstance(data, dict) else "not a JSON object"
+
+
+def _time_key(data: dict[str, Any]) -> int | None:
     value = data.get("occurred_at")
     if isinstance(value, str):
         # The schema parses occurred_at with the same function.
         try:
             at = datetime.fromisoformat(value)
         except ValueError:
-            pass
-        else:
-            if at.utcoffset() is not None:
-                return utc_micros(at)
-    verdict = check_event(data)
+            return None
+        if at.utcoffset() is not None:
+            return utc_micros(at)
+    return None
+
+
+def _unordered(data: dict[str, Any], verdict: Event | str | None = None) -> str:
+    """Why a line without a usable occurred_at is invalid."""
+    if verdict is None:
+        verdict = check_event(data)
     # The schema refuses what fromisoformat refused; its message names the field.
     return verdict if isinstance(verdict, str) else "occurred_at: not a date and time with a zone"
 
 
-def ordered_events(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Items:
+def event_time(raw: bytes) -> int | str:
+    """The key of a line (occurred_at in UTC microseconds), or why the line is invalid."""
+    data = _decoded(raw)
+    if isinstance(data, str):
+        return data
+    key = _time_key(data)
+    return _unordered(data) if key is None else key
+
+
+def validated(raw: bytes) -> tuple[int, Event | str] | str:
+    """The key of a line with its verdict (the Event, or why the API refuses it),
+    or why the line cannot be ordered at all: `event_time` and `check_event` in one decoding."""
+    data = _decoded(raw)
+    if isinstance(data, str):
+        return data
+    verdict = check_event(data)
+    if isinstance(verdict, Event):
+        return utc_micros(verdict.occurred_at), verdict
+    key = _time_key(data)
+    return _unordered(data, verdict) if key is None else (key, verdict)
+
+
+def ordered_events(
+    path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, decode_once: bool = True
+) -> Items:
     """Every line of a JSONL event file as Invalid or Ordered, valid events by (occurred_at, line).
 
     Yields ReadProgress during pass 1, the Invalid lines pass 1 finds (in file
     order), one Scanned, then the events in order with the Invalid lines that
     fail validation among them. Close the iterator when stopping early: that
     removes its temp files.
+
+    `decode_once` validates in pass 1 while the file fits in one chunk (the
+    least work in all). Without it every line is validated in pass 2, as it
+    leaves: the reader process does that, because its pass 2 runs beside the
+    decisions while nothing can be decided during its pass 1.
     """
     try:
         total = path.stat().st_size
@@ -134,7 +186,8 @@ def ordered_events(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Items:
         raise EventFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     with tempfile.TemporaryDirectory(prefix="policy-replay-") as tmp, handle:
         runs: list[Path] = []
-        chunk: list[Record] = []
+        chunk: list[Held] = []
+        spilled: list[Record] = []
         held = lines = blank = candidates = out_of_order = 0
         newest: int | None = None
         done = 0
@@ -152,37 +205,58 @@ def ordered_events(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Items:
             if not raw.strip():
                 blank += 1
                 continue
-            key = event_time(raw)
-            if isinstance(key, str):
-                yield Invalid(line_no, key)
-                continue
+            if runs or not decode_once:
+                # Bytes only, validated in pass 2.
+                key = event_time(raw)
+                if isinstance(key, str):
+                    yield Invalid(line_no, key)
+                    continue
+                spilled.append((key, line_no, raw))
+                held += len(raw) + LINE_OVERHEAD_BYTES
+            else:
+                found = validated(raw)
+                if isinstance(found, str):
+                    yield Invalid(line_no, found)
+                    continue
+                key = found[0]
+                chunk.append((key, line_no, raw, found[1]))
+                held += 2 * len(raw) + LINE_OVERHEAD_BYTES + EVENT_OVERHEAD_BYTES
             candidates += 1
             if newest is not None and key < newest:
                 out_of_order += 1
             else:
                 newest = key
-            chunk.append((key, line_no, raw))
-            held += len(raw) + LINE_OVERHEAD_BYTES
             if held >= chunk_bytes:
-                runs.append(_spill(chunk, Path(tmp), len(runs)))
-                chunk, held = [], 0
+                if chunk:  # the first spill of a file decoded once: its Events go
+                    spilled, chunk = [record[:3] for record in chunk], []
+                runs.append(_spill(spilled, Path(tmp), len(runs)))
+                spilled, held = [], 0
         yield ReadProgress(total, total)
-        if runs and chunk:
-            runs.append(_spill(chunk, Path(tmp), len(runs)))
-            chunk = []
+        if runs and spilled:
+            runs.append(_spill(spilled, Path(tmp), len(runs)))
+            spilled = []
         yield Scanned(lines, blank, candidates, out_of_order, len(runs))
+        if not runs and chunk:
+            chunk.sort()
+            for key, line_no, _, verdict in chunk:
+                yield (
+                    Invalid(line_no, verdict)
+                    if isinstance(verdict, str)
+                    else Ordered(line_no, key, verdict)
+                )
+            return
         with ExitStack() as stack:
             if runs:
                 records: Iterable[Record] = _merge(runs, Path(tmp), stack)
             else:
-                chunk.sort()
-                records = chunk
-            for _, line_no, raw in records:
+                spilled.sort()
+                records = spilled
+            for key, line_no, raw in records:
                 verdict = check_event(orjson.loads(raw))
                 if isinstance(verdict, str):
                     yield Invalid(line_no, verdict)
                 else:
-                    yield Ordered(line_no, verdict)
+                    yield Ordered(line_no, key, verdict)
 
 
 def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None, int]]:
@@ -248,7 +322,13 @@ def _merge(runs: list[Path], tmp: Path, stack: ExitStack) -> Iterator[Record]:
 
 
 def helper_worthwhile(path: Path) -> bool:
-    """Whether reading and validating in a second process pays off for this file here."""
+    """Whether reading and validating in a second process pays off for this file here.
+
+    Only with a core to spare: the second process adds the pipe's encoding and
+    decoding to the work, which pays off when it runs beside the decisions, and
+    slows the replay down when it takes turns with them on a busy machine
+    (bench/README.md). The outputs are the same bytes either way.
+    """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -257,7 +337,17 @@ def helper_worthwhile(path: Path) -> bool:
         size = path.stat().st_size
     except OSError:
         return False
-    return cores >= 2 and size >= HELPER_MIN_BYTES
+    return cores >= 2 and size >= HELPER_MIN_BYTES and spare_cores(cores) >= SPARE_CORE
+
+
+def spare_cores(cores: int) -> float:
+    """Cores the last minute's load left idle, this process's own core not counted."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available here: assume the machine is ours
+        return cores - 1.0
+    # One core is this process's; the reader needs another that others left idle.
+    return cores - 1.0 - load
 
 
 def helper_events(
@@ -297,6 +387,7 @@ def helper_events(
     finally:
         os.close(write_fd)  # only the child writes; EOF then means it is gone
     receiver = Connection(read_fd, writable=False)
+    decoder = Decoder()
     try:
         while True:
             try:
@@ -307,9 +398,16 @@ def helper_events(
                     f"the reader process for {path} ended unexpectedly (exit code {code})"
                 ) from None
             kind = message[0]
-            if kind == "items":
-                for wire in message[1]:
-                    yield _from_wire(wire)
+            if kind == "events":
+                for line, at_us, fields, number, signals in orjson.loads(message[1]):
+                    yield Ordered(
+                        line,
+                        at_us,
+                        decoder.event(fields),
+                        None if number is None else decoder.signal_set(number, signals),
+                    )
+            elif kind == "item":
+                yield _from_wire(message[1])
             elif kind == "error":
                 raise EventFileError(message[1])
             else:
@@ -323,12 +421,7 @@ def helper_events(
             process.wait(timeout=5)
 
 
-def _to_wire(item: Item) -> tuple[Any, ...]:
-    if isinstance(item, Ordered):
-        signals = None
-        if item.signals is not None:
-            signals = orjson.dumps({k: [s.value, s.source] for k, s in item.signals.items()})
-        return ("e", item.line, encode_event(item.event), signals)
+def _to_wire(item: Invalid | ReadProgress | Scanned) -> tuple[Any, ...]:
     if isinstance(item, Invalid):
         return ("i", item.line, item.reason)
     if isinstance(item, ReadProgress):
@@ -338,14 +431,6 @@ def _to_wire(item: Item) -> tuple[Any, ...]:
 
 def _from_wire(wire: tuple[Any, ...]) -> Item:
     kind = wire[0]
-    if kind == "e":
-        signals = None
-        if wire[3] is not None:
-            signals = {
-                name: Signal(tuple(value) if name == "topics" else value, source)
-                for name, (value, source) in orjson.loads(wire[3]).items()
-            }
-        return Ordered(wire[1], decode_event(wire[2]), signals)
     if kind == "i":
         return Invalid(wire[1], wire[2])
     if kind == "p":
@@ -354,27 +439,44 @@ def _from_wire(wire: tuple[Any, ...]) -> Item:
 
 
 def serve_items(path: str, chunk_bytes: int, sender: Connection, analyze: bool = False) -> None:
-    """The reader process: every item of `ordered_events`, in batches through the pipe."""
+    """The reader process: every item of `ordered_events`, events in batches through the pipe.
+
+    A batch of events is one JSON document (`codec.event_fields` per event,
+    the analyzer's signals as a numbered set, `codec.SignalSets`): decoding it
+    is a single orjson call in the deciding process, where every microsecond
+    is on the critical path.
+    """
     # Imported here: only a reader that analyzes needs the analyzer (and its tables).
     from policy_service.replay.analyzer import replay_analyzer
 
     analyzer = replay_analyzer()[0] if analyze else None
-    batch: list[tuple[Any, ...]] = []
+    sets = SignalSets()
+    batch: list[list[Any]] = []
+
+    def flush() -> None:
+        if batch:
+            sender.send(("events", orjson.dumps(batch)))
+            batch.clear()
+
     try:
-        with contextlib.closing(ordered_events(Path(path), chunk_bytes)) as items:
+        with contextlib.closing(ordered_events(Path(path), chunk_bytes, False)) as items:
             for item in items:
-                if analyzer is not None and isinstance(item, Ordered):
-                    event = item.event
+                if not isinstance(item, Ordered):
+                    # Anything else goes at once (after the events before it), for a
+                    # prompt progress bar and the order of invalid lines among events.
+                    flush()
+                    sender.send(("item", _to_wire(item)))
+                    continue
+                event = item.event
+                number, signals = None, None
+                if analyzer is not None:
                     missing = tuple(n for n in SIGNAL_NAMES if caller_value(event, n) is None)
                     if missing:
-                        item = Ordered(item.line, event, analyzer.complete(event, missing))
-                batch.append(_to_wire(item))
-                # Events go in batches; anything else at once, for a prompt progress bar.
-                if len(batch) >= BATCH_ITEMS or not isinstance(item, Ordered):
-                    sender.send(("items", batch))
-                    batch = []
-        if batch:
-            sender.send(("items", batch))
+                        number, signals = sets.number(analyzer.complete(event, missing))
+                batch.append([item.line, item.at_us, event_fields(event), number, signals])
+                if len(batch) >= BATCH_ITEMS:
+                    flush()
+        flush()
         sender.send(("done",))
     except (BrokenPipeError, KeyboardInterrupt):
         return  # the replay stopped reading: nothing left to do

@@ -24,6 +24,8 @@ from policy_service.replay.summary import Summary
 from policy_service.state import StateStore
 
 INVALID_KEPT = 1000
+# Events between progress updates, and between writes of the decisions held meanwhile.
+PROGRESS_EVERY = 256
 # Before any event the virtual clock reads the epoch; every decision sets it first.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -85,8 +87,12 @@ class PreparedSignals:
         self._signals = signals or {}
 
     def complete(self, event: Event, missing: tuple[str, ...]) -> dict[str, Signal]:
-        if event is self._event and all(name in self._signals for name in missing):
-            return {name: self._signals[name] for name in missing}
+        if event is self._event:
+            signals = self._signals
+            try:
+                return {name: signals[name] for name in missing}
+            except KeyError:
+                pass  # the reader left one out: the analyzer answers for all of them
         return self._analyzer.complete(event, missing)
 
 
@@ -110,17 +116,23 @@ class Side:
         self.evaluator = Evaluator(FixedPolicy(policy), store, self.clock, self.signals)
         self.summary = Summary(label, policy, store.account_state)
 
-    def decide(self, event: Event, signals: Mapping[str, Signal] | None = None) -> dict[str, Any]:
+    def decide(
+        self,
+        event: Event,
+        signals: Mapping[str, Signal] | None = None,
+        at_us: int | None = None,
+    ) -> dict[str, Any]:
         """The decision as the API returns it, `duplicate` included, at the event's own time.
 
-        `signals` are the ones the event leaves out, when the reader computed them.
+        `signals` are the ones the event leaves out, when the reader computed them;
+        `at_us` is occurred_at in UTC microseconds, when the caller knows it.
         """
         # "Now" is the comment's own time, in UTC like the service's clock.
         self.clock.set(event.occurred_at.astimezone(UTC))
         self.signals.prepare(event, signals)
         decision, duplicate = self.evaluator.decide(event)
         decision["duplicate"] = duplicate
-        self.summary.add(event, decision, duplicate)
+        self.summary.add(event, decision, duplicate, at_us)
         return decision
 
 
@@ -223,7 +235,10 @@ class Replay:
         but read on, so that every invalid line is reported."""
         outcomes = self.outcomes
         started = time.perf_counter()
-        write = self._out.write if self._out is not None else None
+        out = self._out
+        # Decisions are written in batches: one call per batch instead of one per event.
+        written: list[bytes] = []
+        encode, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
         primary, against, comparison, expect = (
             self.primary,
             self.against,
@@ -235,27 +250,32 @@ class Replay:
             if type(item) is Ordered:
                 if outcomes.stopped:
                     continue
-                event = item.event
+                event, at_us = item.event, item.at_us
                 try:
-                    decision = primary.decide(event, item.signals)
-                    other = against.decide(event, item.signals) if against is not None else None
+                    decision = primary.decide(event, item.signals, at_us)
+                    other = (
+                        against.decide(event, item.signals, at_us) if against is not None else None
+                    )
                 except EventError as exc:
                     self._invalid(Invalid(item.line, f"not decided: {exc}"))
                     continue
                 outcomes.decided += 1
-                if write is not None:
-                    write(orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE))
+                if out is not None:
+                    written.append(encode(decision, option=newline))
                 if not decision["duplicate"]:
                     if other is not None and comparison is not None:
-                        moved = comparison.add(item.line, event, decision, other)
+                        moved = comparison.add(item.line, event, decision, other, at_us)
                         if moved is not None and self._on_difference is not None:
                             self._on_difference(item.line, event, *moved)
                     if expect is not None:
                         expect.check(event, decision)
                 pending += 1
-                if pending >= 256:
+                if pending >= PROGRESS_EVERY:
                     self._progress.advance(pending)
                     pending = 0
+                    if out is not None:
+                        out.writelines(written)
+                        written.clear()
             elif isinstance(item, Invalid):
                 self._invalid(item)
             elif isinstance(item, ReadProgress):
@@ -265,6 +285,8 @@ class Replay:
                 outcomes.reading_seconds = time.perf_counter() - started
                 self._progress.deciding(item.candidates)
         self._progress.advance(pending)
+        if out is not None:
+            out.writelines(written)
         if expect is not None and not outcomes.stopped:
             expect.finish()
         outcomes.total_seconds = time.perf_counter() - started

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ class Timeline:
     Every column is summed when buckets merge, except those in `max_columns`.
     """
 
-    __slots__ = ("_width_index", "buckets", "columns", "max_columns", "max_buckets")
+    __slots__ = ("_width_index", "buckets", "columns", "max_columns", "max_buckets", "width")
 
     def __init__(
         self,
@@ -55,15 +56,11 @@ class Timeline:
         max_buckets: int = MAX_BUCKETS,
     ) -> None:
         self._width_index = 0
+        self.width = WIDTHS[0]  # seconds per bucket; an attribute, read for every event
         self.columns = columns
         self.max_columns = max_columns
         self.max_buckets = max_buckets
         self.buckets: dict[int, list[int]] = {}
-
-    @property
-    def width(self) -> int:
-        """Seconds per bucket."""
-        return WIDTHS[self._width_index]
 
     def bucket(self, at_seconds: int) -> list[int]:
         """The counters of the bucket holding `at_seconds` (UTC epoch seconds), created empty."""
@@ -79,6 +76,7 @@ class Timeline:
     def _coarsen(self, width_index: int) -> None:
         self.buckets = self.resampled(WIDTHS[width_index])
         self._width_index = width_index
+        self.width = WIDTHS[width_index]
 
     def resampled(self, width: int) -> dict[int, list[int]]:
         """The buckets at `width` seconds (a multiple of this timeline's width)."""
@@ -173,8 +171,22 @@ class AccountSummary:
 AccountState = Callable[[str], Mapping[str, Any]]
 
 
+# What `Summary.add` counts per fresh decision, settled into the counters on demand:
+# (account, action, rule, route, negative, signal names, their sources).
+Tally = tuple[str, str, str, str | None, bool, tuple[str, ...], tuple[str, ...]]
+_SOURCE = operator.itemgetter("source")
+
+
 class Summary:
-    """Counts of one rule set's decisions in a replay; `add` is called once per decision."""
+    """Counts of one rule set's decisions in a replay; `add` is called once per decision.
+
+    `add` runs for every event, so it counts one key per decision (the tally)
+    and leaves the action, rule, route, source and per-account counters to
+    `_settle`, which folds the tally in whenever they are read. The tally
+    holds one entry per distinct outcome, not per event; as it is folded in
+    the order its keys first appeared, ties in `most_common` fall as if every
+    counter had been updated event by event.
+    """
 
     def __init__(self, label: str, policy: LoadedPolicy, account_state: AccountState) -> None:
         # `account_state` reads the store's transitions when an account's level
@@ -188,19 +200,78 @@ class Summary:
         self.events = 0
         self.duplicates = 0
         self.degraded = 0
-        self.actions: Counter[str] = Counter()
-        self.rules: Counter[str] = Counter()
-        self.routes: Counter[str] = Counter()
-        self.rule_actions: dict[str, str] = {}
-        self.signal_sources: Counter[tuple[str, str]] = Counter()
-        self.accounts: dict[str, AccountSummary] = {}
+        self._actions: Counter[str] = Counter()
+        self._rules: Counter[str] = Counter()
+        self._routes: Counter[str] = Counter()
+        self._rule_actions: dict[str, str] = {}
+        self._signal_sources: Counter[tuple[str, str]] = Counter()
+        self._accounts: dict[str, AccountSummary] = {}
+        self._tally: Counter[Tally] = Counter()
         self.first_us: int | None = None
         self.last_us: int | None = None
 
-    def add(self, event: Event, decision: Mapping[str, Any], duplicate: bool) -> None:
-        account = self.accounts.get(event.account)
+    @property
+    def actions(self) -> Counter[str]:
+        self._settle()
+        return self._actions
+
+    @property
+    def rules(self) -> Counter[str]:
+        self._settle()
+        return self._rules
+
+    @property
+    def routes(self) -> Counter[str]:
+        self._settle()
+        return self._routes
+
+    @property
+    def rule_actions(self) -> dict[str, str]:
+        """The action of each rule's first decision."""
+        self._settle()
+        return self._rule_actions
+
+    @property
+    def signal_sources(self) -> Counter[tuple[str, str]]:
+        self._settle()
+        return self._signal_sources
+
+    @property
+    def accounts(self) -> dict[str, AccountSummary]:
+        self._settle()
+        return self._accounts
+
+    def _settle(self) -> None:
+        if not self._tally:
+            return
+        accounts = self._accounts
+        for (name, action, rule, route, negative, signals, sources), count in self._tally.items():
+            account = accounts[name]
+            account.events += count
+            account.negative += negative * count
+            account.actions[action] += count
+            account.rules[rule] += count
+            self._actions[action] += count
+            self._rules[rule] += count
+            self._rule_actions.setdefault(rule, action)
+            if route is not None:
+                self._routes[route] += count
+            for pair in zip(signals, sources, strict=True):
+                # analyzer:<name>@<version> is kept whole: it says which analyzer filled it.
+                self._signal_sources[pair] += count
+        self._tally.clear()
+
+    def add(
+        self,
+        event: Event,
+        decision: Mapping[str, Any],
+        duplicate: bool,
+        at_us: int | None = None,
+    ) -> None:
+        """Count one decision; `at_us` is the event's time in UTC microseconds, when known."""
+        account = self._accounts.get(event.account)
         if account is None:
-            account = self.accounts[event.account] = AccountSummary(
+            account = self._accounts[event.account] = AccountSummary(
                 event.account,
                 decision["ruleset"]["name"],
                 event.account in self._mapping,
@@ -210,7 +281,8 @@ class Summary:
             self.duplicates += 1
             account.duplicates += 1
             return
-        at_us = utc_micros(event.occurred_at)
+        if at_us is None:
+            at_us = utc_micros(event.occurred_at)
         if self.first_us is None or at_us < self.first_us:
             self.first_us = at_us
         if self.last_us is None or at_us > self.last_us:
@@ -219,22 +291,21 @@ class Summary:
             account.first_us = at_us
         if account.last_us is None or at_us > account.last_us:
             account.last_us = at_us
-        action, rule = decision["action"], decision["rule"]
+        action = decision["action"]
+        signals = decision["signals"]
+        negative = signals["tone"]["value"] in NEGATIVE_TONES
         self.events += 1
-        account.events += 1
-        self.actions[action] += 1
-        account.actions[action] += 1
-        self.rules[rule] += 1
-        account.rules[rule] += 1
-        self.rule_actions.setdefault(rule, action)
-        route = decision["route"]
-        if route is not None:
-            self.routes[route] += 1
-        for name, signal in decision["signals"].items():
-            # analyzer:<name>@<version> is kept whole: it says which analyzer filled it.
-            self.signal_sources[(name, signal["source"])] += 1
-        negative = decision["signals"]["tone"]["value"] in NEGATIVE_TONES
-        account.negative += negative
+        self._tally[
+            (
+                event.account,
+                action,
+                decision["rule"],
+                decision["route"],
+                negative,
+                tuple(signals),
+                tuple(map(_SOURCE, signals.values())),
+            )
+        ] += 1
         if decision.get("degraded"):
             self.degraded += 1
             account.degraded += 1

@@ -57,9 +57,10 @@ def _authorize() -> Response | None:
         scope = guard.required_scope(request.endpoint)
         if scope is None:
             return None
-        g.caller = OPEN_CALLER
+        caller = OPEN_CALLER
         if guard.registry is not None:
-            g.caller = guard.registry.authorize(request.headers.get("Authorization"), scope).name
+            caller = guard.registry.authorize(request.headers.get("Authorization"), scope).name
+        g.caller = caller  # a batch spends its permits later, in the view
     except AuthError as exc:
         title = "Unauthorized" if exc.status == 401 else "Forbidden"
         response = problem_response(ApiProblem(exc.status, title, exc.detail))
@@ -72,19 +73,18 @@ def _authorize() -> Response | None:
         return response
     if request.endpoint != "api.decide_batch":
         # A batch pays one permit per event, once its size is known.
-        _spend_token_permits(1)
+        _spend_token_permits(services(), caller, 1)
     return None
 
 
-def _spend_token_permits(permits: int) -> None:
+def _spend_token_permits(svc: Services, caller: str, permits: int) -> None:
     """429 when the caller's token has no permits left in this window."""
-    limiter = services().token_limiter
+    limiter = svc.token_limiter
     if limiter is None:
         return
-    caller = g.get("caller", OPEN_CALLER)
     wait = limiter.acquire(caller, permits)
     if wait:
-        services().metrics.rate_limited("token")
+        svc.metrics.rate_limited("token")
         raise too_many_requests(RateLimited(f"token {caller!r}", wait))
 
 
@@ -122,7 +122,7 @@ def _json_body(limit: int) -> Any:
         ) from None
 
 
-def _decide(data: Any) -> dict[str, Any]:
+def _decide(svc: Services, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiProblem(422, "Invalid event", "An event must be a JSON object.")
     try:
@@ -130,9 +130,9 @@ def _decide(data: Any) -> dict[str, Any]:
     except ma.ValidationError as exc:
         raise validation_problem(exc) from None
     try:
-        decision, duplicate = services().evaluator.decide(event)
+        decision, duplicate = svc.evaluator.decide(event)
     except RateLimited as exc:
-        services().metrics.rate_limited("account")
+        svc.metrics.rate_limited("account")
         raise too_many_requests(exc) from None
     except EventError as exc:
         raise ApiProblem(422, "Cannot decide", str(exc)) from None
@@ -145,9 +145,9 @@ def _json_response(body: Any) -> Response:
     return Response(orjson.dumps(body), mimetype="application/json")
 
 
-def _log_decision(decision: dict[str, Any], started: float) -> None:
+def _log_decision(svc: Services, decision: dict[str, Any], started: float) -> None:
     elapsed = time.perf_counter() - started
-    metrics = services().metrics
+    metrics = svc.metrics
     # What the rails did is counted once per event: a duplicate repeats it.
     fresh = not decision["duplicate"]
     metrics.decision(
@@ -184,8 +184,9 @@ def _log_decision(decision: dict[str, Any], started: float) -> None:
 @bp.post("/v1/decisions")
 def decide_one() -> Response:
     started = time.perf_counter()
-    decision = _decide(_json_body(MAX_EVENT_BYTES))
-    _log_decision(decision, started)
+    svc = services()
+    decision = _decide(svc, _json_body(MAX_EVENT_BYTES))
+    _log_decision(svc, decision, started)
     return _json_response(decision)
 
 
@@ -198,19 +199,20 @@ def decide_batch() -> Response:
         events = _BATCH_SCHEMA.load(body)["events"]
     except ma.ValidationError as exc:
         raise validation_problem(exc, "batch") from None
-    _spend_token_permits(len(events))
+    svc = services()
+    _spend_token_permits(svc, g.get("caller", OPEN_CALLER), len(events))
     results: list[dict[str, Any]] = []
     retry_after: float | None = None
     for item in events:
         started = time.perf_counter()
         try:
-            decision = _decide(item)
+            decision = _decide(svc, item)
         except ApiProblem as problem:
             results.append({"error": problem.to_json()})
             if problem.retry_after_seconds is not None:
                 retry_after = max(retry_after or 0.0, problem.retry_after_seconds)
             continue
-        _log_decision(decision, started)
+        _log_decision(svc, decision, started)
         results.append(decision)
     response = _json_response({"results": results})
     if retry_after is not None:

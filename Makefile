@@ -7,12 +7,20 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The decision path's hot modules, compiled in place with mypyc (docs/native.md);
-# rebuilt whenever one of them changes. POLICY_PURE_PYTHON=1 runs them as Python.
-NATIVE_SOURCES := $(shell sed -n 's/^    "\(policy_service\/.*\.py\)",$$/\1/p' policy_service/native.py)
+# The decision path's hot modules, compiled in place with mypyc (docs/native.md).
+# They are rebuilt whenever a module of the package changes (they are compiled
+# against the types of what they import). POLICY_PURE_PYTHON=1 removes the
+# compiled modules, so that everything runs as Python.
+NATIVE_SOURCES := $(shell find policy_service -name '*.py')
 NATIVE := $(VENV)/.native
-
-.PHONY: run test lint typecheck unit bench clean native
+# Seen by the tests too (tests/test_native.py), however it is given.
+export POLICY_PURE_PYTHON
+ifeq ($(POLICY_PURE_PYTHON),1)
+BUILD := pure
+else
+BUILD := $(NATIVE)
+endif
+.PHONY: run test lint typecheck unit bench clean native pure
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "policy-service needs CPython 3.11 or 3.12 (durable_rules 2.0.28 does not import on 3.13); none found" >&2; exit 1; }
@@ -24,18 +32,18 @@ $(STAMP): pyproject.toml setup.py | $(BIN)/python
 	POLICY_PURE_PYTHON=1 $(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-$(NATIVE): $(STAMP) $(NATIVE_SOURCES) policy_service/native.py setup.py
-ifeq ($(POLICY_PURE_PYTHON),1)
-	rm -f $(NATIVE) $(patsubst %.py,%.cpython-*.so,$(NATIVE_SOURCES)) policy_service/native_lib__mypyc*.so
-else
+$(NATIVE): $(STAMP) $(NATIVE_SOURCES) setup.py
 	$(BIN)/python setup.py --quiet build_ext --inplace
 	@# An unchanged module is not recompiled and keeps its old time: mark the
 	@# library as built from the current sources (tests/test_native.py checks).
 	touch policy_service/native_lib__mypyc*.so $(NATIVE)
-endif
+
+pure: $(STAMP)
+	rm -f $(NATIVE) policy_service/native_lib__mypyc*.so
+	find policy_service -name '*.cpython-*.so' -delete
 
 # Local development: no tokens file, so access control is explicitly off.
-run: $(NATIVE)
+run: $(BUILD)
 	POLICY_DEV_NO_AUTH=true $(BIN)/policy-service serve
 
 lint: $(STAMP)
@@ -45,12 +53,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(NATIVE)
+unit: $(BUILD)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
 
-bench: $(NATIVE)
+bench: $(BUILD)
 	$(BIN)/python bench/decisions.py
 
 native: $(NATIVE)

@@ -12,6 +12,9 @@ gunicorn) but needs a quiet machine.
     .venv/bin/python bench/instructions.py [--requests 50 550] [--analyzer lexicon|none]
 
 Needs valgrind (apt-get install valgrind); takes about a minute per app.
+The load is post_event.lua's: thousands of comments a minute to three
+accounts, so most escalations are folded by the rule set's escalation cap, as
+in bench/decisions.py.
 """
 
 from __future__ import annotations
@@ -121,7 +124,9 @@ def instructions(target: str, count: int, analyzer: str) -> int:
             ],
             capture_output=True,
             text=True,
-            env={**os.environ, "POLICY_DEV_NO_AUTH": "true"},
+            # A fixed hash seed: string hashing is randomized per process,
+            # which moves the count by a few tenths of a percent.
+            env={**os.environ, "POLICY_DEV_NO_AUTH": "true", "PYTHONHASHSEED": "0"},
             check=False,
         )
         found = re.search(r"Collected : (\d+)", done.stderr)
@@ -142,6 +147,17 @@ def main() -> int:
         print("valgrind is needed: apt-get install valgrind", file=sys.stderr)
         return 2
     low, high = args.requests
+    from policy_service import native
+
+    compiled = native.compiled()
+    build = (
+        "native"
+        if all(compiled.values())
+        else "pure Python"
+        if not any(compiled.values())
+        else "mixed"
+    )
+    print(f"build: {build}" + (f" (stale: {', '.join(native.stale())})" if native.stale() else ""))
     per_request = {}
     for target in ("service", "bare"):
         counts = [instructions(target, n, args.analyzer) for n in (low, high)]

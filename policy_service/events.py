@@ -7,6 +7,7 @@ the command line validates event files with them without importing Flask.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import marshmallow as ma
@@ -104,7 +105,14 @@ class Number(_DirectValidation, ma.fields.Float):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.make_error("invalid")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise self.make_error("invalid") from None
+        # NaN passes every range check: a rule test in YAML can write `.nan`.
+        if not math.isfinite(number):
+            raise self.make_error("invalid")
+        return number
 
 
 class List(_DirectValidation, ma.fields.List[Any]):

@@ -539,3 +539,13 @@ def test_the_elongation_check_agrees_with_its_expression(text: str) -> None:
 @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=24))
 def test_the_ascii_tokenizer_finds_what_the_general_one_finds(text: str) -> None:
     assert _TOKENS_ASCII.findall(text) == _TOKENS.findall(text)
+
+
+def test_capitals_without_a_lower_case_still_count_as_shouting() -> None:
+    # Mathematical bold capitals ("fancy text") have no lower-case form.
+    shouted = LexiconAnalyzer().analyze(
+        "\U0001d416\U0001d407\U0001d418 \U0001d400\U0001d411\U0001d404 \U0001d418\U0001d40e\U0001d414 \U0001d412\U0001d40e bad",
+        "en",
+    )
+    calm = LexiconAnalyzer().analyze("why are you so bad", "en")
+    assert shouted.arousal > calm.arousal

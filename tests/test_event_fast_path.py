@@ -185,3 +185,13 @@ def test_what_the_fast_path_declines_gets_the_schemas_error(
     with pytest.raises(ma.ValidationError) as raised:
         parse_event(data)
     assert field in raised.value.messages
+
+
+@pytest.mark.parametrize("arousal", [10**400, float("nan"), float("inf")])
+def test_numbers_no_float_holds_are_refused_by_the_schema(arousal: Any) -> None:
+    # orjson never produces these, but rule tests in YAML can (`.nan`, `.inf`).
+    data = make_event(signals={"arousal": arousal})
+    assert fast_event(data) is None
+    with pytest.raises(ma.ValidationError) as raised:
+        load_event(data)
+    assert "arousal" in raised.value.messages["signals"]

@@ -83,3 +83,9 @@ def test_compiled_conditions_agree_with_the_plain_reading(
 
 def test_no_condition_never_holds() -> None:
     assert compile_test(None)({"volume_1h": 1}) is False
+
+
+def test_a_long_list_of_conditions_is_no_deeper_than_a_short_one() -> None:
+    many = ["any", [["cmp", "volume_1h", "eq", n] for n in range(5000)]]
+    assert compile_test(many)({"volume_1h": 4999}) is True
+    assert compile_test(["all", many[1][:1]])({"volume_1h": 0}) is True

@@ -205,15 +205,17 @@ def _tokenize(text: str, emoticons: Mapping[str, float]) -> _Tokens:
     # does as little as it can, and the counts are derived once at the end.
     add_word = words.append
     others = 0  # emoji, emoticons and clause breaks among the words
-    for token in (_TOKENS_ASCII if text.isascii() else _TOKENS).findall(text):
+    ascii_only = text.isascii()
+    for token in (_TOKENS_ASCII if ascii_only else _TOKENS).findall(text):
         if token[0].isalnum():
             low = token.lower()
             # "don't" is split at the apostrophe: glue it back into "dont".
             if low == "t" and words and words[-1].endswith("n"):
                 words[-1] += "t"
                 continue
-            # Most words are in lower case already: compared before asked.
-            if token != low and len(token) > 1 and token.isupper():
+            # Most words are in lower case already: compared before asked. Only
+            # in ASCII does every capital have a lower case ("𝐖𝐎𝐑𝐒𝐓" has none).
+            if len(token) > 1 and (token != low or not ascii_only) and token.isupper():
                 caps.add(len(words))
             add_word(low)
             continue

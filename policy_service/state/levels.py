@@ -48,33 +48,41 @@ def _comparison(name: str, op: str, x: Any) -> Test:
     raise ValueError(f"unknown operator {op!r}")
 
 
-def _both(first: Test, second: Test) -> Test:
-    return lambda f: first(f) and second(f)
+def _all_of(parts: tuple[Test, ...]) -> Test:
+    def test(fields: Mapping[str, Any]) -> bool:
+        for part in parts:
+            if not part(fields):
+                return False
+        return True
+
+    return test
 
 
-def _either(first: Test, second: Test) -> Test:
-    return lambda f: first(f) or second(f)
+def _any_of(parts: tuple[Test, ...]) -> Test:
+    def test(fields: Mapping[str, Any]) -> bool:
+        for part in parts:
+            if part(fields):
+                return True
+        return False
+
+    return test
 
 
 def compile_test(condition: PortableCondition | None) -> Test:
     """A portable condition as a Python function of the fields; None never holds.
 
     A comparison on a missing field is false, as in the rules. `all` and
-    `any` become chains of short-circuiting closures: no generator per call.
+    `any` loop over their parts and stop at the first that decides: no
+    generator per call, and no depth that grows with the list.
     """
     if condition is None:
         return lambda fields: False
     kind = condition[0]
     if kind in ("all", "any"):
-        parts = [compile_test(c) for c in condition[1]]
-        if not parts:
-            empty = kind == "all"  # all([]) holds, any([]) does not
-            return lambda fields: empty
-        join = _both if kind == "all" else _either
-        test = parts[-1]
-        for part in reversed(parts[:-1]):
-            test = join(part, test)
-        return test
+        parts = tuple(compile_test(c) for c in condition[1])
+        if len(parts) == 1:
+            return parts[0]
+        return _all_of(parts) if kind == "all" else _any_of(parts)
     if kind == "not":
         inner = compile_test(condition[1])
         return lambda fields: not inner(fields)

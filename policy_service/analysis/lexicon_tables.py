@@ -73,7 +73,7 @@ class Tables:
     # The words scoring must look at: those with a valence, the first words of
     # phrases, contrast words. Any other word (most of a comment) adds nothing
     # but through an inflection (`suffixes`).
-    scored: frozenset[str] = frozenset()
+    scored: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,22 +23,21 @@ Test = Callable[[Mapping[str, Any]], bool]
 _MISSING = object()
 
 
+_ORDER: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
 def _comparison(name: str, op: str, x: Any) -> Test:
     """`fields[name] op x`, false when the field is missing."""
-    # One closure per operator rather than a generic compare: these run for
-    # every event, twice (watch and crisis).
-    if op == "eq":
-        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(v == x)
-    if op == "ne":
-        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(v != x)
-    if op == "gt":
-        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(v > x)
-    if op == "gte":
-        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(v >= x)
-    if op == "lt":
-        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(v < x)
-    if op == "lte":
-        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(v <= x)
+    if op in _ORDER:
+        compare = _ORDER[op]
+        return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(compare(v, x))
     if op == "between":
         low, high = x
         return lambda f: (v := f.get(name, _MISSING)) is not _MISSING and bool(low <= v <= high)

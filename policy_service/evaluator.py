@@ -75,12 +75,17 @@ class PolicySource(Protocol):
     def use(self) -> AbstractContextManager[LoadedPolicy]: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, init=False)
 class Match:
     """What the rules say about one fact: every matching rule, winner first."""
 
+    # One per decision: a written `__init__` is compiled (see event_model).
     rules: tuple[Rule, ...]
     times: Mapping[str, Any]
+
+    def __init__(self, rules: tuple[Rule, ...], times: Mapping[str, Any]) -> None:
+        self.rules = rules
+        self.times = times
 
     @property
     def winner(self) -> Rule:

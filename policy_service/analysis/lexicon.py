@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Container, Mapping
-from dataclasses import dataclass
 
 from policy_service.analysis.base import LANGUAGES, Analysis
 from policy_service.analysis.language import UNDETERMINED, normalize_code
@@ -82,31 +81,33 @@ _CLAUSE_ENDS = frozenset(".!?;,:")
 _ENTITIES = (("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"))
 
 
-@dataclass(slots=True)
 class _Tokens:
     """A comment cut into lower-case words (emoji and emoticons included, `_BREAK`
     at clause ends), with what tokenizing counted on the way."""
 
-    words: list[str]
-    caps: set[int]  # positions of the words written in capitals
-    real: int = 0  # words made of letters or digits
-    shouted: int = 0  # of which in capitals
-    exclamations: int = 0
-    questions: int = 0
-    angry: int = 0  # angry emoji
+    # Plain classes with a written `__init__`, which mypyc compiles (a
+    # dataclass's generated one is left to the interpreter): one per comment.
+    def __init__(self) -> None:
+        self.words: list[str] = []
+        self.caps: set[int] = set()  # positions of the words written in capitals
+        self.real = 0  # words made of letters or digits
+        self.shouted = 0  # of which in capitals
+        self.exclamations = 0
+        self.questions = 0
+        self.angry = 0  # angry emoji
 
 
-@dataclass(slots=True)
 class _Found:
     """What one pass over a comment found; local to one call."""
 
-    complaint: int = 0
-    insult: int = 0
-    profanity: int = 0
-    threat: bool = False
-    hate: bool = False
-    suggestion: bool = False
-    problem: bool = False
+    def __init__(self) -> None:
+        self.complaint = 0
+        self.insult = 0
+        self.profanity = 0
+        self.threat = False
+        self.hate = False
+        self.suggestion = False
+        self.problem = False
 
 
 class LexiconAnalyzer:
@@ -198,7 +199,7 @@ def _clean(text: str) -> str:
 
 def _tokenize(text: str, emoticons: Mapping[str, float]) -> _Tokens:
     """The words, emoji and emoticons of `text`, and its "!", "?" and angry emoji."""
-    tokens = _Tokens([], set())
+    tokens = _Tokens()
     words = tokens.words
     caps = tokens.caps
     # This loop runs once per word of every comment: the common case (a word)

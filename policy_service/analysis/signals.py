@@ -11,12 +11,18 @@ from policy_service.events import Event
 SIGNAL_NAMES = ("lang", "tone", "severity", "constructive", "arousal", "topics")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)
 class Signal:
     """One signal value and where it came from: caller, default, or analyzer:<name>@<version>."""
 
+    # Six per decision: a written `__init__` is compiled, a generated one is
+    # not (see event_model); not frozen for the same reason.
     value: Any
     source: str
+
+    def __init__(self, value: Any, source: str) -> None:
+        self.value = value
+        self.source = source
 
 
 class Analyzer(Protocol):

@@ -170,7 +170,11 @@ def raw_facts(events: Path, policy: LoadedPolicy) -> list[dict[str, Any]]:
         event = parse_event(orjson.loads(line))
         signals = resolve_signals(event, analyzer)
         times = time_fields(event, event.occurred_at, thresholds, None, STATE["crisis_level"])
-        fact = build_fact(event, signals, STATE, times, thresholds)
+        built = build_fact(event, signals, STATE, times, thresholds)
+        # Unknown (None) values left out and the text folded, as the engine does
+        # before matching: the raw engine gets every field the service knows.
+        fact = {k: v for k, v in built.items() if v is not None}
+        fact["event__text"] = " ".join(event.text.casefold().split())
         fact[FACT_MARKER_KEY] = FACT_MARKER_VALUE
         fact["id"] = number
         facts.append(fact)

@@ -87,24 +87,32 @@ class CompiledRules:
         ]
 
     def matching_rules(self, fact: Mapping[str, Any]) -> set[str]:
-        """Ids of every rule whose condition holds for `fact` (a flat mapping)."""
+        """Ids of every rule whose condition holds for `fact` (a flat mapping; None is unknown)."""
         # The fact is prepared outside the lock: only the core's calls need it.
         # Only the keys some condition tests reach the engine: it parses the
         # fact's JSON twice (assert, retract), and a comment's text is most of it.
+        # A None value is an unknown one: absent from the engine's fact.
         keys = self._fact_keys
         payload: dict[str, Any] = {}
         for key, value in fact.items():
-            if key in keys:
+            if value is not None and key in keys:
                 if type(value) is float and not engine_readable(value):
                     value = engine_number(value)
                 payload[key] = value
+        folded: dict[str, str] = {}
         for key, field_key, words, pattern in self._matchers:
             text = fact.get(field_key)
             if isinstance(text, str):
+                # Case-folded with white space collapsed, once per field: rule
+                # words are folded the same way (ruleset.loader), so matching
+                # ignores case (in every alphabet) and spacing.
+                found = folded.get(field_key)
+                if found is None:
+                    found = folded[field_key] = " ".join(text.casefold().split())
                 if pattern is not None:
-                    payload[key] = pattern.search(text) is not None
+                    payload[key] = pattern.search(found) is not None
                 else:
-                    payload[key] = any(word in text for word in words)
+                    payload[key] = any(word in found for word in words)
         payload[FACT_MARKER_KEY] = FACT_MARKER_VALUE
         with _CORE_LOCK:
             if self._closed:

@@ -327,13 +327,16 @@ def build_fact(
     times: Mapping[str, Any],
     thresholds: Thresholds,
 ) -> dict[str, Any]:
-    """The flat fact the engine matches: catalogue fields, absent where unknown."""
+    """The flat fact the engine matches: catalogue fields, None where unknown.
+
+    The engine reads only the keys its rules test and treats None as absent;
+    the text is given as written (the engine folds it for its text matchers,
+    only when a rule matches on it).
+    """
     author = event.author
     values: dict[str, Any] = {
         "event__channel": event.channel,
-        # Case-folded with white space collapsed: rule words are folded the
-        # same way, so matching ignores case (in every alphabet) and spacing.
-        "event__text": " ".join(event.text.casefold().split()),
+        "event__text": event.text,
         "event__text_length": len(event.text),
         "author__reach": author.reach,
         "author__is_customer": author.is_customer,
@@ -356,4 +359,4 @@ def build_fact(
             values[key] = value
     for name, value in times.items():
         values[_TIME_KEYS[name]] = value
-    return {k: v for k, v in values.items() if v is not None}
+    return values

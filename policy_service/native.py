@@ -22,6 +22,11 @@ NATIVE_MODULES = (
     "policy_service/event_fast_path.py",
     "policy_service/event_model.py",
     "policy_service/evaluator.py",
+    "policy_service/engine.py",
+    "policy_service/instrumented.py",
+    "policy_service/metrics.py",
+    "policy_service/rails.py",
+    "policy_service/ratelimit.py",
     "policy_service/state/levels.py",
     "policy_service/state/memory.py",
 )

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from policy_service import engine
 from policy_service.clock import FixedClock
-from policy_service.engine import EngineError
 from tests.conftest import NOW, make_event
 
 
@@ -129,18 +129,17 @@ def test_an_unknown_account_has_a_calm_empty_state(client: FlaskClient) -> None:
 def test_a_decision_that_fails_once_is_decided_on_the_next_copy_and_counted_once(
     client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services = client.application.extensions["policy_service"]
-    loaded = services.policies.current().rulesets["default"]
-    real = loaded.compiled.matching_rules
+    # The engine's C core fails on the first fact (as it does on a corrupt state).
+    real = engine._core.assert_fact
     calls = {"n": 0}
 
-    def fail_once(fact: dict[str, Any]) -> set[str]:
+    def fail_once(handle: Any, text: str) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
-            raise EngineError("the engine failed on a fact: simulated")
-        return real(fact)
+            raise RuntimeError("error code: 102")
+        return real(handle, text)
 
-    monkeypatch.setattr(loaded.compiled, "matching_rules", fail_once)
+    monkeypatch.setattr(engine._core, "assert_fact", fail_once)
     failed = client.post("/v1/decisions", json=make_event(event_id="flaky"))
     assert failed.status_code == 500
     again = client.post("/v1/decisions", json=make_event(event_id="flaky")).get_json()

@@ -130,7 +130,13 @@ class MemoryStore:
     """Keeps every account's state in this process; one lock makes each step atomic."""
 
     def __init__(self) -> None:
-        self._lock = threading.Condition()
+        # A plain lock for every step (a Condition's own `with` runs Python code
+        # on each use), and a condition on the same lock for the rare request
+        # that waits for another's decision; `_waiting` spares the notify
+        # when nobody waits.
+        self._lock = threading.Lock()
+        self._recorded = threading.Condition(self._lock)
+        self._waiting = 0
         self._accounts: dict[str, _Account] = {}
 
     def _account(self, name: str) -> _Account:
@@ -254,7 +260,8 @@ class MemoryStore:
                 text = orjson.dumps(decision).decode()
             at_ms = state.events.get(event_id, (state.watermark_ms, None))[0]
             state.events[event_id] = (at_ms, text)
-            self._lock.notify_all()
+            if self._waiting:
+                self._recorded.notify_all()
         return into
 
     def abandon(self, account: str, event_id: str) -> None:
@@ -273,7 +280,11 @@ class MemoryStore:
             return None if seen is None or seen[1] == ABANDONED else seen[1]
 
         with self._lock:
-            self._lock.wait_for(lambda: recorded() is not None, timeout_seconds)
+            self._waiting += 1
+            try:
+                self._recorded.wait_for(lambda: recorded() is not None, timeout_seconds)
+            finally:
+                self._waiting -= 1
             text = recorded()
         return None if text is None else dict(orjson.loads(text))
 

@@ -33,6 +33,7 @@ $(STAMP): pyproject.toml setup.py | $(BIN)/python
 	touch $(STAMP)
 
 $(NATIVE): $(STAMP) $(NATIVE_SOURCES) setup.py
+	$(BIN)/python -m policy_service.native --remove-strays
 	$(BIN)/python setup.py --quiet build_ext --inplace
 	@# An unchanged module is not recompiled and keeps its old time: mark the
 	@# library as built from the current sources (tests/test_native.py checks).

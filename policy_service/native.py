@@ -61,3 +61,34 @@ def stale() -> list[str]:
         return []
     built = min(lib.stat().st_mtime for lib in libraries)
     return [path for path in NATIVE_MODULES if (ROOT / path).stat().st_mtime > built]
+
+
+def strays() -> list[Path]:
+    """Compiled modules in the package that NATIVE_MODULES no longer names.
+
+    An earlier build left them; Python would load one instead of its source
+    and fail, since the shared library no longer holds its code.
+    """
+    named = {(ROOT / path).with_suffix("") for path in NATIVE_MODULES}
+    # The longest suffix first: ".so" also ends ".cpython-311-x86_64-linux-gnu.so".
+    suffixes = sorted(importlib.machinery.EXTENSION_SUFFIXES, key=len, reverse=True)
+    found = []
+    for path in ROOT.joinpath("policy_service").rglob("*.so"):
+        suffix = next((s for s in suffixes if path.name.endswith(s)), None)
+        if suffix is None:
+            continue
+        stem = path.with_name(path.name.removesuffix(suffix))
+        if stem.name != "native_lib__mypyc" and stem not in named:
+            found.append(path)
+    return sorted(found)
+
+
+if __name__ == "__main__":
+    # `python -m policy_service.native --remove-strays`: run by `make` before a build.
+    import sys
+
+    if sys.argv[1:] != ["--remove-strays"]:
+        sys.exit("usage: python -m policy_service.native --remove-strays")
+    for stray in strays():
+        stray.unlink()
+        print(f"removed {stray.relative_to(ROOT)}: no longer a native module")

@@ -32,3 +32,9 @@ def test_module_names() -> None:
     assert native.module_name("policy_service/state/memory.py") == "policy_service.state.memory"
     assert native.module_name("policy_service/analysis/__init__.py") == "policy_service.analysis"
     assert Path(native.__file__).name == "native.py"
+
+
+def test_no_compiled_module_outlives_its_place_in_the_list() -> None:
+    # A module taken off NATIVE_MODULES leaves its compiled file behind,
+    # which Python would load instead of the source: `make` removes it.
+    assert native.strays() == []

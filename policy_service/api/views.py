@@ -52,15 +52,15 @@ def _authorize() -> Response | None:
     """401 without a valid bearer token, 403 when its scope does not cover the view;
     then the token's rate limit (429)."""
     guard = access()
+    endpoint = request.endpoint
     scope: str | None = None
     try:
-        scope = guard.required_scope(request.endpoint)
+        scope = guard.required_scope(endpoint)
         if scope is None:
             return None
         caller = OPEN_CALLER
         if guard.registry is not None:
             caller = guard.registry.authorize(request.headers.get("Authorization"), scope).name
-        g.caller = caller  # a batch spends its permits later, in the view
     except AuthError as exc:
         title = "Unauthorized" if exc.status == 401 else "Forbidden"
         response = problem_response(ApiProblem(exc.status, title, exc.detail))
@@ -71,8 +71,9 @@ def _authorize() -> Response | None:
                 challenge += f', scope="{scope}"'
         response.headers["WWW-Authenticate"] = challenge
         return response
-    if request.endpoint != "api.decide_batch":
-        # A batch pays one permit per event, once its size is known.
+    if endpoint == "api.decide_batch":
+        g.caller = caller  # a batch pays one permit per event, once its size is known
+    else:
         _spend_token_permits(services(), caller, 1)
     return None
 
@@ -91,7 +92,8 @@ def _spend_token_permits(svc: Services, caller: str, permits: int) -> None:
 @bp.after_app_request
 def _count_request(response: Response) -> Response:
     # The route template, not the path: one series per endpoint, whatever the account.
-    rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    url_rule = request.url_rule
+    rule = url_rule.rule if url_rule is not None else "unmatched"
     services().metrics.request(rule, response.status_code)
     return response
 

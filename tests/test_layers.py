@@ -35,9 +35,9 @@ def _relative(path: Path) -> str:
     [
         # durable_rules: the engine module only.
         ({"durable", "durable_rules_engine"}, {"policy_service/engine.py"}),
-        # redis: the Redis modules of the state layer only.
+        # redis (and its C protocol library): the Redis modules of the state layer only.
         (
-            {"redis"},
+            {"redis", "hiredis"},
             {
                 "policy_service/state/redis_store.py",
                 "policy_service/state/redis_capture.py",

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import hiredis
 import orjson
 import redis
 from redis.backoff import EqualJitterBackoff
@@ -111,12 +112,10 @@ class Keys:
 
 
 def _packed(args: tuple[str | bytes | int, ...]) -> bytes:
-    """A command in the Redis protocol: the bytes redis-py's packer writes, at half its cost."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        data = arg if isinstance(arg, bytes) else str(arg).encode()
-        parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
-    return b"".join(parts)
+    """A command in the Redis protocol, as redis-py would write it (hiredis packs it in C)."""
+    # hiredis declares a one-element tuple, but takes any number of arguments.
+    packed: bytes = hiredis.pack_command(args)  # type: ignore[arg-type]
+    return packed
 
 
 def _checked(kind: str, value: str) -> str:

@@ -19,6 +19,7 @@ from policy_service.events import Event
 from policy_service.reloader import RulesRefused
 from policy_service.replay.analyzer import replay_analyzer
 from policy_service.replay.compare import ExpectationError, ExpectCheck, Outcome, load_expectations
+from policy_service.replay.cores import IdleSample
 from policy_service.replay.files import Completion, atomic_output
 from policy_service.replay.ordering import DEFAULT_CHUNK_BYTES, Invalid, open_events
 from policy_service.replay.report import render_report
@@ -236,7 +237,7 @@ class Stores:
     default="auto",
     show_default=True,
     help="Read and validate the file in a second process (overlapping with the decisions), "
-    "in this one, or auto: a second process for files over 4 MiB when a core is idle.",
+    "in this one, or auto: a second process for files over 4 MiB when others leave a core idle.",
 )
 @click.option(
     "--sort-buffer",
@@ -270,6 +271,9 @@ def replay(
     rule set. A summary goes to stdout; exit 1 when the run is incomplete
     (invalid lines without --skip-invalid) or an expectation fails.
     """
+    # Idle cores are sampled while the rules load (this process's work not
+    # counted), so that `auto` costs no wait of its own.
+    idle = IdleSample() if reader == "auto" else None
     chunk_bytes = parse_size(sort_buffer)
     if diff_out is not None and against is None:
         raise click.UsageError("--diff-out needs --against")
@@ -324,6 +328,7 @@ def replay(
                 diff_out,
                 skip_invalid,
                 reader,
+                idle,
                 chunk_bytes,
                 warnings,
             )
@@ -363,6 +368,7 @@ def _run(
     diff_out: Path | None,
     skip_invalid: bool,
     reader: str,
+    idle: IdleSample | None,
     chunk_bytes: int,
     warnings: list[str],
 ) -> ReplayResult:
@@ -410,7 +416,7 @@ def _run(
         )
         try:
             with contextlib.closing(
-                open_events(events_file, chunk_bytes, helper, analyze=True)
+                open_events(events_file, chunk_bytes, helper, analyze=True, idle=idle)
             ) as items:
                 outcomes = run.run(items)
         finally:

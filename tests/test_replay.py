@@ -541,20 +541,6 @@ def test_ordering_memory_stays_bounded(tmp_path: Path) -> None:
     assert peak < size / 4, (peak, size)
 
 
-def test_auto_reads_in_a_second_process_only_with_a_core_to_spare(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = write_lines(tmp_path / "events.jsonl", list(mixed_events(5)))
-    monkeypatch.setattr(ordering, "HELPER_MIN_BYTES", 100)
-    monkeypatch.setattr(ordering.os, "sched_getaffinity", lambda _: {0, 1})
-    for load, expected in ((0.2, True), (0.4, True), (0.9, False), (6.0, False)):
-        monkeypatch.setattr(ordering.os, "getloadavg", lambda at=load: (at, at, at))
-        assert ordering.helper_worthwhile(path) is expected, load
-    monkeypatch.setattr(ordering, "HELPER_MIN_BYTES", 1 << 30)
-    monkeypatch.setattr(ordering.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
-    assert ordering.helper_worthwhile(path) is False  # a small file: not worth a process
-
-
 def test_the_codec_rebuilds_an_equal_event() -> None:
     full = parse_event(
         {

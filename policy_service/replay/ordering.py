@@ -38,6 +38,7 @@ from policy_service.analysis import SIGNAL_NAMES, Signal, caller_value
 from policy_service.errors import PolicyError
 from policy_service.events import Event
 from policy_service.replay.codec import Decoder, SignalSets, event_fields, utc_micros
+from policy_service.replay.cores import IdleSample, spare_cores
 from policy_service.replay.validation import check_event
 
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
@@ -51,7 +52,8 @@ PROGRESS_EVERY_BYTES = 1 << 20
 BATCH_ITEMS = 512
 # Below this size a second process costs more to start than it saves.
 HELPER_MIN_BYTES = 4 * 1024 * 1024
-# ... and only when others leave at least this much of a core idle besides this process's.
+# ... and only when others leave at least this much of a core idle besides this process's
+# (measured now: cores.IdleSample).
 SPARE_CORE = 0.5
 # The API takes events up to 64 KiB; a longer line is not read whole (bounded memory).
 MAX_LINE_BYTES = 1024 * 1024
@@ -321,33 +323,24 @@ def _merge(runs: list[Path], tmp: Path, stack: ExitStack) -> Iterator[Record]:
 # -- the same items from a second process ----------------------------------------------
 
 
-def helper_worthwhile(path: Path) -> bool:
+def helper_worthwhile(path: Path, idle: IdleSample | None = None) -> bool:
     """Whether reading and validating in a second process pays off for this file here.
 
     Only with a core to spare: the second process adds the pipe's encoding and
     decoding to the work, which pays off when it runs beside the decisions, and
     slows the replay down when it takes turns with them on a busy machine
-    (bench/README.md). The outputs are the same bytes either way.
+    (bench/README.md). The outputs are the same bytes either way. `idle` is a
+    sample of the cores' idle time taken earlier (see cores.IdleSample); without
+    one, a sample is taken now (about 0.1 s).
     """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
     try:
         size = path.stat().st_size
     except OSError:
         return False
-    return cores >= 2 and size >= HELPER_MIN_BYTES and spare_cores(cores) >= SPARE_CORE
-
-
-def spare_cores(cores: int) -> float:
-    """Cores the last minute's load left idle, this process's own core not counted."""
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # not available here: assume the machine is ours
-        return cores - 1.0
-    # One core is this process's; the reader needs another that others left idle.
-    return cores - 1.0 - load
+    if size < HELPER_MIN_BYTES:
+        return False
+    sample = IdleSample() if idle is None else idle
+    return sample.cores >= 2 and spare_cores(sample) >= SPARE_CORE
 
 
 def helper_events(
@@ -492,13 +485,15 @@ def open_events(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     helper: bool | None = None,
     analyze: bool = False,
+    idle: IdleSample | None = None,
 ) -> Items:
     """The ordered items of `path`, from a second process when `helper` (None: when worthwhile).
 
     `analyze` asks that process to fill the signals events leave out with
     `replay_analyzer()`; inline, the Evaluator's analyzer does it as usual.
+    `idle`: a sample of idle cores taken earlier, for `helper_worthwhile`.
     """
-    use_helper = helper_worthwhile(path) if helper is None else helper
+    use_helper = helper_worthwhile(path, idle) if helper is None else helper
     if use_helper:
         return helper_events(path, chunk_bytes, analyze)
     return ordered_events(path, chunk_bytes)

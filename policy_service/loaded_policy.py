@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -139,7 +137,14 @@ class _Use:
 
 
 class FixedPolicy:
-    """A policy source that never changes (rule tests, replays)."""
+    """A policy source that never changes (rule tests, replays).
+
+    It is its own context manager: holding a policy that is never swapped
+    needs no state, and a replay enters it for every event, where a
+    generator-based one cost a generator and a wrapper each time.
+    """
+
+    __slots__ = ("_policy",)
 
     def __init__(self, policy: LoadedPolicy) -> None:
         self._policy = policy
@@ -147,6 +152,11 @@ class FixedPolicy:
     def current(self) -> LoadedPolicy:
         return self._policy
 
-    @contextmanager
-    def use(self) -> Iterator[LoadedPolicy]:
-        yield self._policy
+    def use(self) -> FixedPolicy:
+        return self
+
+    def __enter__(self) -> LoadedPolicy:
+        return self._policy
+
+    def __exit__(self, *_: object) -> None:
+        return None

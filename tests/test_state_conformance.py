@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -344,8 +345,11 @@ def test_waiting_for_a_pending_decision_returns_it_once_recorded(store: StateSto
     store.observe(observation(minutes(0), event_id="c-1"))
     timer = threading.Timer(0.1, store.record, ("acme", "c-1", {"action": "ignore"}))
     timer.start()
+    started = time.monotonic()
     try:
-        assert store.wait_for_decision("acme", "c-1", 2.0) == {"action": "ignore"}
+        assert store.wait_for_decision("acme", "c-1", 5.0) == {"action": "ignore"}
+        # Woken by the record, not found when the wait ran out.
+        assert time.monotonic() - started < 2.5
     finally:
         timer.join()
 

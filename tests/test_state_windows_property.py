@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from policy_service.state import CrisisRules, Observation, StateStore
+from policy_service.state import CrisisRules, Observation, StateStore, memory
 from policy_service.state.levels import COUNTERS
 from policy_service.state.memory import MemoryStore
 from policy_service.state.redis_store import RedisStore
@@ -222,3 +222,13 @@ def test_redis_answers_as_the_memory_store_does(
     state = redis_store.account_state(account)
     assert state == memory.account_state(account)
     event(f"{len(state['transitions'])} transitions, ending {state['crisis_level']}")
+
+
+def test_window_totals_are_named_in_the_order_of_the_counters() -> None:
+    ring = memory._Ring(60, memory.MINUTE_MS)
+    ring.advance(0)
+    for index in range(len(COUNTERS)):
+        ring.add(0, [index] * (index + 1))
+    totals = ring.total()
+    assert list(totals) == list(COUNTERS)
+    assert totals == dict(zip(COUNTERS, range(1, len(COUNTERS) + 1), strict=True))

@@ -38,6 +38,7 @@ from policy_service.analysis import SIGNAL_NAMES, Signal, caller_value
 from policy_service.errors import PolicyError
 from policy_service.events import Event
 from policy_service.replay.codec import Decoder, SignalSets, event_fields, utc_micros
+from policy_service.replay.collector import long_lived_kept_out_of_collections
 from policy_service.replay.cores import IdleSample, spare_cores
 from policy_service.replay.validation import check_event
 
@@ -452,7 +453,10 @@ def serve_items(path: str, chunk_bytes: int, sender: Connection, analyze: bool =
             batch.clear()
 
     try:
-        with contextlib.closing(ordered_events(Path(path), chunk_bytes, False)) as items:
+        with (
+            long_lived_kept_out_of_collections(),
+            contextlib.closing(ordered_events(Path(path), chunk_bytes, False)) as items,
+        ):
             for item in items:
                 if not isinstance(item, Ordered):
                     # Anything else goes at once (after the events before it), for a

@@ -18,6 +18,7 @@ from policy_service.evaluator import Evaluator
 from policy_service.events import Event
 from policy_service.loaded_policy import FixedPolicy, LoadedPolicy
 from policy_service.reloader import failed_tests, load_checked, load_tested
+from policy_service.replay.collector import long_lived_kept_out_of_collections
 from policy_service.replay.compare import Comparison, ExpectCheck, Outcome
 from policy_service.replay.ordering import Invalid, Item, Ordered, ReadProgress, Scanned
 from policy_service.replay.summary import Summary
@@ -233,6 +234,10 @@ class Replay:
     def run(self, items: Iterator[Item]) -> Outcomes:
         """Decide every event of `items`; on an invalid line without skip_invalid, stop deciding
         but read on, so that every invalid line is reported."""
+        with long_lived_kept_out_of_collections():
+            return self._run(items)
+
+    def _run(self, items: Iterator[Item]) -> Outcomes:
         outcomes = self.outcomes
         started = time.perf_counter()
         out = self._out

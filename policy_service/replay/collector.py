@@ -21,9 +21,9 @@ def long_lived_kept_out_of_collections() -> Iterator[None]:
     full passes then traverse the rules, the analyzer's tables and the modules
     again and again (about 2 % of the deciding process's instructions with a
     reader process, counted with callgrind on the airline file). `gc.freeze`
-    moves what exists
-    into a generation that is never collected, and cycles made during the
-    replay are still collected; both settings are restored afterwards.
+    moves what exists into a generation that is never collected, and cycles
+    made during the replay are still collected; both settings are restored
+    afterwards.
     """
     thresholds = gc.get_threshold()
     gc.freeze()

@@ -63,7 +63,7 @@ from policy_service.events import Event, parse_event
 from policy_service.loaded_policy import FixedPolicy, LoadedPolicy
 from policy_service.replay.analyzer import replay_analyzer
 from policy_service.replay.convert import Conversion, convert_csv
-from policy_service.replay.ordering import helper_worthwhile, open_events
+from policy_service.replay.ordering import fork_safe, helper_worthwhile, open_events
 from policy_service.replay.runner import Replay, Side, load_rules
 from policy_service.ruleset.compiler import FACT_MARKER_KEY, FACT_MARKER_VALUE, compile_ruleset
 from policy_service.state.memory import MemoryStore
@@ -139,6 +139,7 @@ def measure_replay(
     side = Side("rules", ROOT / "rules", policy, MemoryStore(), analyzer)
     # As the command decides `--reader auto`, recorded: it depends on the machine's load.
     process = helper_worthwhile(events) if reader is None else reader
+    forked = fork_safe()  # as open_events will decide, with no thread beside this one
     with tempfile.TemporaryFile() as out:
         started, cpu_started = time.perf_counter(), cpu_seconds()
         with contextlib.closing(open_events(events, helper=process, analyze=analyze)) as items:
@@ -146,6 +147,7 @@ def measure_replay(
         found = timed(outcomes.decided, started, cpu_started)
     found["deciding_rate"] = outcomes.decided / max(outcomes.deciding_seconds, 1e-9)
     found["reader_process"] = float(process)
+    found["reader_forked"] = float(process and forked)
     return found
 
 
@@ -181,6 +183,21 @@ def raw_facts(events: Path, policy: LoadedPolicy) -> list[dict[str, Any]]:
     return facts
 
 
+class QuietHost(Host):
+    """durable_rules' Host without its dispatch threads.
+
+    A Host starts two timer threads that dispatch queued actions and timers
+    every 0.2 s, and never stop: left running they would take turns with
+    every other target for the rest of the run, and the replay would no
+    longer fork its reader (safe only with one thread, ordering.fork_safe).
+    `post` runs a matching rule's action itself; these rules queue nothing
+    and set no timers, so the threads have nothing to do here.
+    """
+
+    def _run(self) -> None:
+        return None
+
+
 def measure_raw(
     facts: list[dict[str, Any]], definitions: dict[str, Any], name: str
 ) -> dict[str, float]:
@@ -194,7 +211,7 @@ def measure_raw(
     for rule in rules.values():
         rule["run"] = action
     # A rule set name can never be released from a host: a new name per round.
-    host = Host({name: rules})
+    host = QuietHost({name: rules})
     started, cpu_started = time.perf_counter(), cpu_seconds()
     for fact in facts:
         host.post(name, fact)
@@ -275,8 +292,10 @@ def main(argv: list[str] | None = None) -> int:
         own = statistics.median(x["deciding_cpu_us_per_event"] for x in rounds[name])
         reader_cpu = statistics.median(x["reader_cpu_us_per_event"] for x in rounds[name])
         with_process = sum(int(x["reader_process"]) for x in rounds[name])
+        forked = sum(int(x["reader_forked"]) for x in rounds[name])
         print(
-            f"{name}: a reader process in {with_process} of {len(rounds[name])} rounds; "
+            f"{name}: a reader process in {with_process} of {len(rounds[name])} rounds"
+            f" ({forked} forked); "
             f"CPU us/event: deciding process {own:.1f}, reader process {reader_cpu:.1f}"
         )
 

@@ -21,16 +21,20 @@ from __future__ import annotations
 import contextlib
 import heapq
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import traceback
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 
@@ -51,6 +55,9 @@ EVENT_OVERHEAD_BYTES = 600
 FAN_IN = 64  # runs merged at once; more are merged in rounds
 PROGRESS_EVERY_BYTES = 1 << 20
 BATCH_ITEMS = 512
+# The first batch is smaller (each next one twice as large): deciding starts
+# after 32 events are validated and analyzed, not 512.
+FIRST_BATCH_ITEMS = 32
 # Below this size a second process costs more to start than it saves.
 HELPER_MIN_BYTES = 4 * 1024 * 1024
 # ... and only when others leave at least this much of a core idle besides this process's
@@ -345,36 +352,31 @@ def helper_worthwhile(path: Path, idle: IdleSample | None = None) -> bool:
 
 
 def helper_events(
-    path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, analyze: bool = False
+    path: Path,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    analyze: bool = False,
+    fork: bool | None = None,
 ) -> Items:
     """`ordered_events` run in a second process, which validates while this one decides.
 
-    The reader is a plain subprocess (`python -m policy_service.replay.reader`)
-    writing to a pipe of its own: unlike multiprocessing's spawn it never
-    re-imports the caller's main module. Events cross the pipe in the compact
-    codec, in batches; the pipe's buffer bounds how far the reader runs ahead.
-    With `analyze` the reader also computes the signals each event leaves out,
-    with `replay_analyzer()`: text analysis then runs beside the decisions too.
+    The reader writes to a pipe of its own. Where it is safe (Linux, and this
+    process runs no other thread: `fork` None) it is a fork of this process,
+    which has the package imported and the analyzer built already: it starts
+    at once, where a new interpreter takes about 0.2 s to import (marshmallow,
+    the lexicon) before it reads a line, and nothing can be decided meanwhile.
+    Otherwise it is a plain subprocess (`python -m policy_service.replay.reader`):
+    unlike multiprocessing's spawn it never re-imports the caller's main module.
+    Events cross the pipe in the compact codec, in batches; the pipe's buffer
+    bounds how far the reader runs ahead. With `analyze` the reader also
+    computes the signals each event leaves out, with `replay_analyzer()`: text
+    analysis then runs beside the decisions too.
     """
     read_fd, write_fd = os.pipe()
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     try:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "policy_service.replay.reader",
-                str(path),
-                str(chunk_bytes),
-                str(write_fd),
-                "analyze" if analyze else "-",
-            ],
-            pass_fds=(write_fd,),
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
+        if fork_safe() if fork is None else fork:
+            process: _Process = _forked(read_fd, write_fd, path, chunk_bytes, analyze)
+        else:
+            process = _spawned(write_fd, path, chunk_bytes, analyze)
     except OSError as exc:
         os.close(read_fd)
         raise EventFileError(f"cannot start the reader process: {exc}") from None
@@ -415,6 +417,93 @@ def helper_events(
             process.wait(timeout=5)
 
 
+def fork_safe() -> bool:
+    """Whether the reader may be a fork of this process.
+
+    Only on Linux, and only while this process runs no other thread, Python's
+    or a library's (counted by the kernel): a fork copies one thread, and a
+    lock another thread held stays locked in the copy.
+    """
+    if sys.platform != "linux" or threading.active_count() != 1:
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+class _Process(Protocol):
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def terminate(self) -> None: ...
+
+
+def _spawned(write_fd: int, path: Path, chunk_bytes: int, analyze: bool) -> _Process:
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "policy_service.replay.reader",
+            str(path),
+            str(chunk_bytes),
+            str(write_fd),
+            "analyze" if analyze else "-",
+        ],
+        pass_fds=(write_fd,),
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+
+
+def _forked(read_fd: int, write_fd: int, path: Path, chunk_bytes: int, analyze: bool) -> _Process:
+    # What this process buffered would otherwise be written a second time by the child.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return _Forked(pid)
+    # The child: serve the items, then leave at once. It must never return into
+    # the caller's code, nor run its cleanup (buffered output, temp files).
+    code = 1
+    try:
+        os.close(read_fd)
+        serve_items(str(path), chunk_bytes, Connection(write_fd, readable=False), analyze)
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(BaseException):
+            sys.stderr.flush()
+        os._exit(code)
+
+
+class _Forked:
+    """A forked child as `subprocess.Popen` would show it: wait for it, or stop it."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None:
+            pid, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+            elif deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(f"reader {self.pid}", timeout or 0.0)
+            else:
+                time.sleep(0.01)
+        return self.returncode
+
+    def terminate(self) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, signal.SIGTERM)
+
+
 def _to_wire(item: Invalid | ReadProgress | Scanned) -> tuple[Any, ...]:
     if isinstance(item, Invalid):
         return ("i", item.line, item.reason)
@@ -446,11 +535,14 @@ def serve_items(path: str, chunk_bytes: int, sender: Connection, analyze: bool =
     analyzer = replay_analyzer()[0] if analyze else None
     sets = SignalSets()
     batch: list[list[Any]] = []
+    limit = FIRST_BATCH_ITEMS
 
     def flush() -> None:
+        nonlocal limit
         if batch:
             sender.send(("events", orjson.dumps(batch)))
             batch.clear()
+            limit = min(limit * 2, BATCH_ITEMS)
 
     try:
         with (
@@ -471,7 +563,7 @@ def serve_items(path: str, chunk_bytes: int, sender: Connection, analyze: bool =
                     if missing:
                         number, signals = sets.number(analyzer.complete(event, missing))
                 batch.append([item.line, item.at_us, event_fields(event), number, signals])
-                if len(batch) >= BATCH_ITEMS:
+                if len(batch) >= limit:
                     flush()
         flush()
         sender.send(("done",))

@@ -8,8 +8,9 @@ neighbour slows every side alike; the report is the median of the rounds:
   Evaluator (memory store, virtual clock, the replay's analyzer for the signals
   the file leaves out), write every decision, keep the summary. With
   `--reader auto` (the command's default) a file of this size is read,
-  validated and analyzed in a second process while this one decides, when a
-  core is idle (the report says in how many rounds);
+  validated and analyzed in a second process while this one decides, when
+  others leave a core idle (sampled from /proc/stat before each round; the
+  report says in how many rounds, and how many of those readers were forks);
 - `replay-inline`: the same in this process alone (`--reader inline`): every
   step, text analysis included, on one core;
 - `replay-defaults`: the same with neutral defaults instead of text analysis
@@ -21,8 +22,9 @@ neighbour slows every side alike; the report is the median of the rounds:
 - `raw-post`: durable_rules' own `Host.post` of one prebuilt fact per event
   into a rule set with the same rules (the compiled definitions of the
   rules directory's `default` rule set, so the same number and shape of
-  conditions), with a no-op action. No validation, no state, no signals, no
-  output: the engine alone.
+  conditions), with a no-op action, on a Host without its dispatch threads
+  (QuietHost). No validation, no state, no signals, no output: the engine
+  alone.
 
     .venv/bin/python bench/replay.py --rounds 5
 

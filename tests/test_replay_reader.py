@@ -1,4 +1,4 @@
-"""The reader process: forked where that is safe, a new interpreter otherwise, the same items."""
+"""The reader process: forked where safe, a new interpreter otherwise; its events decided."""
 
 from __future__ import annotations
 
@@ -6,12 +6,17 @@ import random
 import subprocess
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from policy_service.analysis import SIGNAL_NAMES, DefaultsAnalyzer, Signal
+from policy_service.events import Event, parse_event
 from policy_service.replay import ordering
-from tests.conftest import ROOT
+from policy_service.replay.runner import Side, load_rules
+from policy_service.state.memory import MemoryStore
+from tests.conftest import ROOT, RULES_DIR
 from tests.test_replay import event, write_lines
 
 # Run in a new interpreter: a fork is only safe (and only chosen) in a process
@@ -94,3 +99,30 @@ def test_no_fork_while_another_thread_runs() -> None:
     finally:
         stop.set()
         other.join()
+
+
+class Refusing:
+    """An analyzer that must not be asked: the reader's signals are there."""
+
+    def complete(self, event: Event, missing: tuple[str, ...]) -> dict[str, Signal]:
+        raise AssertionError(f"analyzer asked for {missing} of {event.event_id}")
+
+
+def test_an_event_with_an_offset_is_decided_at_its_instant_with_the_reader_signals() -> None:
+    policy, _ = load_rules(RULES_DIR)
+    try:
+        data = event(1, text="late again")
+        del data["signals"]
+        local = parse_event({**data, "occurred_at": "2026-03-02T14:30:00+05:30"})
+        utc = parse_event({**data, "occurred_at": "2026-03-02T09:00:00Z"})
+        prepared = DefaultsAnalyzer().complete(local, SIGNAL_NAMES)
+        got = [
+            Side("rules", RULES_DIR, policy, MemoryStore(), Refusing()).decide(e, prepared)
+            for e in (local, utc)
+        ]
+    finally:
+        policy.close()
+    assert got[0] == got[1]
+    assert got[0]["decided_at"] == "2026-03-02T09:00:00Z"
+    assert got[0]["time"]["minutes_since_comment"] == 0.0
+    assert local.occurred_at.utcoffset() == timedelta(hours=5, minutes=30)  # left as it was

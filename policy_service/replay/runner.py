@@ -129,7 +129,25 @@ class Side:
         `at_us` is occurred_at in UTC microseconds, when the caller knows it.
         """
         # "Now" is the comment's own time, in UTC like the service's clock.
-        self.clock.set(event.occurred_at.astimezone(UTC))
+        at = event.occurred_at
+        now = at.astimezone(UTC)
+        if now is not at:
+            # Decided as the same instant in UTC: the evaluator's arithmetic between
+            # the comment's time and the clock's (its age, whether it is ahead, its
+            # window in the store) then converts no zone. Nothing a replay writes
+            # shows the offset; the decisions are the same bytes.
+            event = Event(
+                event.event_id,
+                event.account,
+                now,
+                event.author,
+                event.channel,
+                event.text,
+                event.lang,
+                event.thread,
+                event.signals,
+            )
+        self.clock.set(now)
         self.signals.prepare(event, signals)
         decision, duplicate = self.evaluator.decide(event)
         decision["duplicate"] = duplicate

@@ -32,6 +32,7 @@ NATIVE_MODULES = (
     "policy_service/state/memory.py",
     "policy_service/replay/summary.py",
     "policy_service/replay/runner.py",
+    "policy_service/replay/codec.py",
 )
 ROOT = Path(__file__).resolve().parent.parent
 

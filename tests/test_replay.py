@@ -577,11 +577,8 @@ def test_the_decoder_shares_equal_parts_but_keeps_types_apart() -> None:
     assert orjson.dumps(first["arousal"].value) == b"1.0"
 
 
-def test_signal_sets_cross_by_number_also_when_the_numbers_start_afresh(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(codec, "INTERNED_MAX", 3)
-    sent, decoder = codec.SignalSets(), Decoder()
+def test_signal_sets_cross_by_number_also_when_the_numbers_start_afresh() -> None:
+    sent, decoder = codec.SignalSets(most=3), Decoder(most=3)
     sets = [
         {"severity": Signal(i % 5, "analyzer:x@1"), "arousal": Signal(0.5, "a")} for i in range(20)
     ]

@@ -71,14 +71,15 @@ def signal_fields(signals: Mapping[str, Signal]) -> list[list[Any]]:
 class _Shared(Generic[T]):
     """Objects built once per key and handed out again (they are immutable)."""
 
-    def __init__(self, make: Callable[..., T]) -> None:
+    def __init__(self, make: Callable[..., T], most: int = INTERNED_MAX) -> None:
         self._make = make
+        self._most = most
         self._found: dict[Hashable, T] = {}
 
     def get(self, key: Hashable, *args: Any) -> T:
         found = self._found.get(key)
         if found is None:
-            if len(self._found) >= INTERNED_MAX:
+            if len(self._found) >= self._most:
                 self._found.clear()
             found = self._found[key] = self._make(*args)
         return found
@@ -92,10 +93,10 @@ class Decoder:
     costs a dictionary lookup instead of a dataclass construction.
     """
 
-    def __init__(self) -> None:
-        self._authors = _Shared(Author)
-        self._callers = _Shared(CallerSignals)
-        self._signals = _Shared(Signal)
+    def __init__(self, most: int = INTERNED_MAX) -> None:
+        self._authors = _Shared(Author, most)
+        self._callers = _Shared(CallerSignals, most)
+        self._signals = _Shared(Signal, most)
         self._sets: dict[int, dict[str, Signal]] = {}
 
     def event(self, fields: list[Any]) -> Event:
@@ -149,7 +150,8 @@ class SignalSets:
     again, before it is used, under its new number).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, most: int = INTERNED_MAX) -> None:
+        self._most = most
         self._numbers: dict[tuple[Any, ...], int] = {}
 
     def number(self, signals: Mapping[str, Signal]) -> tuple[int, list[list[Any]] | None]:
@@ -159,7 +161,7 @@ class SignalSets:
         found = self._numbers.get(key)
         if found is not None:
             return found, None
-        if len(self._numbers) >= INTERNED_MAX:
+        if len(self._numbers) >= self._most:
             self._numbers.clear()
         number = self._numbers[key] = len(self._numbers)
         return number, signal_fields(signals)

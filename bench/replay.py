@@ -67,6 +67,7 @@ from policy_service.replay.analyzer import replay_analyzer
 from policy_service.replay.convert import Conversion, convert_csv
 from policy_service.replay.ordering import fork_safe, helper_worthwhile, open_events
 from policy_service.replay.runner import Replay, Side, load_rules
+from policy_service.ruleset.catalogue import fold_text
 from policy_service.ruleset.compiler import FACT_MARKER_KEY, FACT_MARKER_VALUE, compile_ruleset
 from policy_service.state.memory import MemoryStore
 
@@ -178,7 +179,7 @@ def raw_facts(events: Path, policy: LoadedPolicy) -> list[dict[str, Any]]:
         # Unknown (None) values left out and the text folded, as the engine does
         # before matching: the raw engine gets every field the service knows.
         fact = {k: v for k, v in built.items() if v is not None}
-        fact["event__text"] = " ".join(event.text.casefold().split())
+        fact["event__text"] = fold_text(event.text)
         fact[FACT_MARKER_KEY] = FACT_MARKER_VALUE
         fact["id"] = number
         facts.append(fact)

@@ -29,6 +29,7 @@ from policy_service.ruleset.catalogue import (
     FLOAT_MAX_MAGNITUDE,
     FLOAT_MIN_MAGNITUDE,
     engine_readable,
+    fold_text,
 )
 from policy_service.ruleset.compiler import FACT_MARKER_KEY, FACT_MARKER_VALUE, EngineRules
 from policy_service.ruleset.patterns import compile_pattern
@@ -103,12 +104,10 @@ class CompiledRules:
         for key, field_key, words, pattern in self._matchers:
             text = fact.get(field_key)
             if isinstance(text, str):
-                # Case-folded with white space collapsed, once per field: rule
-                # words are folded the same way (ruleset.loader), so matching
-                # ignores case (in every alphabet) and spacing.
+                # Folded once per field, as the rule words were at load.
                 found = folded.get(field_key)
                 if found is None:
-                    found = folded[field_key] = " ".join(text.casefold().split())
+                    found = folded[field_key] = fold_text(text)
                 if pattern is not None:
                     payload[key] = pattern.search(found) is not None
                 else:

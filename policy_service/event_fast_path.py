@@ -22,6 +22,7 @@ from policy_service.event_model import (
     MAX_REACH,
     MAX_SEVERITY,
     MAX_TEXT_CHARS,
+    NO_SIGNALS,
     Author,
     CallerSignals,
     Event,
@@ -40,7 +41,6 @@ _ROLES = frozenset(AUTHOR_ROLES)
 _TOPICS = frozenset(TOPICS)
 _FULLMATCH_ID = ID_PATTERN.fullmatch
 _FULLMATCH_LANG = LANG_PATTERN.fullmatch
-_NO_SIGNALS = CallerSignals()
 
 
 class _Declined(Exception):
@@ -61,7 +61,7 @@ def fast_event(data: Any) -> Event | None:
             text=_text(data.get("text", "")),
             lang=_lang(data.get("lang")),
             thread=_thread(data["thread"]) if "thread" in data else None,
-            signals=_signals(data["signals"]) if "signals" in data else _NO_SIGNALS,
+            signals=_signals(data["signals"]) if "signals" in data else NO_SIGNALS,
         )
     except (_Declined, KeyError):
         return None

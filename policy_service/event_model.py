@@ -94,7 +94,8 @@ class CallerSignals:
         self.topics = topics
 
 
-_NO_SIGNALS = CallerSignals()
+# The signals of an event that brings none: one shared value (nothing changes it).
+NO_SIGNALS = CallerSignals()
 
 
 @dataclass(slots=True, init=False)
@@ -121,7 +122,7 @@ class Event:
         text: str = "",
         lang: str | None = None,
         thread: Thread | None = None,
-        signals: CallerSignals = _NO_SIGNALS,
+        signals: CallerSignals = NO_SIGNALS,
     ) -> None:
         self.event_id = event_id
         self.account = account

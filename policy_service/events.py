@@ -20,6 +20,7 @@ from policy_service.event_model import (
     MAX_REACH,
     MAX_SEVERITY,
     MAX_TEXT_CHARS,
+    NO_SIGNALS,
     Author,
     CallerSignals,
     Event,
@@ -209,5 +210,5 @@ def load_event(data: Any) -> Event:
     signals = loaded.get("signals")
     if signals and signals.get("topics") is not None:
         signals["topics"] = tuple(sorted(set(signals["topics"])))
-    loaded["signals"] = CallerSignals(**signals) if signals else CallerSignals()
+    loaded["signals"] = CallerSignals(**signals) if signals else NO_SIGNALS
     return Event(**loaded)

@@ -182,6 +182,13 @@ CRISIS_FIELDS: frozenset[str] = frozenset(
 
 
 @cache
+def fold_text(text: str) -> str:
+    """Text as `contains_any` and `matches` read it: case-folded (in every
+    alphabet), runs of white space as one space. Rule words and comment text
+    are folded alike, so matching ignores case and spacing."""
+    return " ".join(text.casefold().split())
+
+
 def engine_key(name: str) -> str:
     """The key a catalogue field has in the flat fact handed to the engine."""
     return name.replace(".", "__")

@@ -648,7 +648,7 @@ class _Checker:
             )
             return _INVALID
         if kind is Kind.TEXT:
-            folded = " ".join(value.casefold().split())
+            folded = catalogue.fold_text(value)
             if not folded or len(value) > MAX_WORD_CHARS or not value.isprintable():
                 self.error(
                     pos,
@@ -656,7 +656,7 @@ class _Checker:
                     "printable characters",
                 )
                 return _INVALID
-            # Folded like the comment text, so the match ignores case and spacing.
+            # Folded like the comment text (the engine folds it the same way).
             return folded
         if len(value) > 200:
             self.error(pos, "text values are limited to 200 characters")

@@ -19,6 +19,7 @@ from policy_service.analysis.lexicon import (
     MAX_CHARS,
     LexiconAnalyzer,
     _elongated,
+    _pieces,
 )
 from policy_service.analysis.lexicon_eval import (
     HELD_OUT_AIRLINES,
@@ -539,6 +540,26 @@ def test_the_elongation_check_agrees_with_its_expression(text: str) -> None:
 @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=24))
 def test_the_ascii_tokenizer_finds_what_the_general_one_finds(text: str) -> None:
     assert _TOKENS_ASCII.findall(text) == _TOKENS.findall(text)
+
+
+# Words, marks that end words or clauses, emoticon parts, the underscore,
+# emoji, a combining accent, and white space of every kind str.split() knows
+# (no-break space, line separator, ideographic space, NEL, file separators).
+_TOKEN_ALPHABET = "aZé9²_.,!?:;=-'()<3Dp/|*😍 \t\n\x0b\x0c\r\x1c\x1f\x85\u00a0\u2028\u3000\u0301"
+
+
+@settings(max_examples=4000, deadline=None)
+@given(st.text(alphabet=_TOKEN_ALPHABET, max_size=30))
+def test_cutting_at_white_space_first_finds_the_tokens_findall_finds(text: str) -> None:
+    assert _pieces(text, _TOKENS) == _TOKENS.findall(text)
+    ascii_text = text.encode("ascii", "ignore").decode()
+    assert _pieces(ascii_text, _TOKENS_ASCII) == _TOKENS_ASCII.findall(ascii_text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(max_size=40))
+def test_cutting_at_white_space_first_holds_for_any_text(text: str) -> None:
+    assert _pieces(text, _TOKENS) == _TOKENS.findall(text)
 
 
 def test_capitals_without_a_lower_case_still_count_as_shouting() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from policy_service.analysis import Signal
+from policy_service.analysis.base import Analysis
 from policy_service.evaluator import Match
 from policy_service.event_model import Author, CallerSignals, Event, Thread
 from policy_service.state import Observation, Observed, RailsMarks, RailsSeen
@@ -27,6 +28,7 @@ EXAMPLES: list[tuple[type[Any], tuple[Any, ...]]] = [
     (Thread, ("p9", AT, True)),
     (CallerSignals, ("negative", 2, True, 0.5, ("delay",))),
     (Signal, ("negative", "caller")),
+    (Analysis, ("en", "negative", 2, True, 0.4, ("safety",), -0.5)),
     (Match, ((), {"minutes_since_comment": 1.5})),
     (RailsSeen, (3, "d-1", 1000)),
     (RailsMarks, (1000, "d-1", 5, "u1", 60_000)),
@@ -39,6 +41,7 @@ OTHER: dict[type[Any], Any] = {
     str: "other",
     bool: False,
     int: 7,
+    float: 0.25,
     tuple: ("other",),
     dict: {},
     RailsSeen: RailsSeen(1),
@@ -77,6 +80,7 @@ def test_defaults_are_those_of_the_api() -> None:
     assert event.signals == CallerSignals()
     assert RailsSeen() == RailsSeen(0, None, None)
     assert Observed({}) == Observed({}, None, False, False, None, False, (), 0, None)
+    assert Analysis("en", "neutral", 0, False, 0.0, ()).polarity == 0.0
 
 
 def test_observation_defaults() -> None:

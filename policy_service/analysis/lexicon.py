@@ -78,6 +78,8 @@ _ELONGATED_ASCII = re.compile(r"([A-Za-z])\1\1")
 _RUN_OF_THREE = re.compile(r"([^\W\d_])\1{2,}")
 # Where negation, boosters and phrases stop: sentence ends and clause marks.
 _CLAUSE_ENDS = frozenset(".!?;,:")
+# Marks that often end a word in a comment ("time.", "why?"): see _pieces.
+_WORD_ENDS = frozenset(".,!?")
 _ENTITIES = (("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"))
 
 
@@ -207,7 +209,7 @@ def _tokenize(text: str, emoticons: Mapping[str, float]) -> _Tokens:
     add_word = words.append
     others = 0  # emoji, emoticons and clause breaks among the words
     ascii_only = text.isascii()
-    for token in (_TOKENS_ASCII if ascii_only else _TOKENS).findall(text):
+    for token in _pieces(text, _TOKENS_ASCII if ascii_only else _TOKENS):
         if token[0].isalnum():
             low = token.lower()
             # "don't" is split at the apostrophe: glue it back into "dont".
@@ -244,6 +246,28 @@ def _tokenize(text: str, emoticons: Mapping[str, float]) -> _Tokens:
     tokens.real = len(words) - others
     tokens.shouted = len(caps)
     return tokens
+
+
+def _pieces(text: str, pattern: re.Pattern[str]) -> list[str]:
+    """`pattern.findall(text)`, in about half the time.
+
+    No token spans white space (the classes of both token expressions exclude
+    it, and white space is all that findall skips), so the text is cut at it
+    first, in C; a piece of letters and digits only is one word, and so is a
+    word followed by one of ".,!?" (no emoticon starts with them). Only the
+    rest goes through the expression, piece by piece. Tested against findall.
+    """
+    found: list[str] = []
+    add = found.append
+    for piece in text.split():
+        if piece.isalnum():
+            add(piece)
+        elif piece[-1] in _WORD_ENDS and piece[:-1].isalnum():
+            add(piece[:-1])
+            add(piece[-1])
+        else:
+            found.extend(pattern.findall(piece))
+    return found
 
 
 def _elongated(text: str) -> bool:

@@ -537,6 +537,13 @@ def test_the_elongation_check_agrees_with_its_expression(text: str) -> None:
 
 
 @settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="aAbB1_ xXzZ@[`{!", max_size=14))
+def test_the_ascii_elongation_check_agrees_with_the_expression(text: str) -> None:
+    # "@[`{" stand next to the letters in ASCII: the bounds of [A-Za-z].
+    assert _elongated(text) == (_ELONGATED.search(text) is not None)
+
+
+@settings(max_examples=3000, deadline=None)
 @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=24))
 def test_the_ascii_tokenizer_finds_what_the_general_one_finds(text: str) -> None:
     assert _TOKENS_ASCII.findall(text) == _TOKENS.findall(text)

@@ -171,3 +171,27 @@ def test_gunicorn_answers_431_for_a_too_large_header_field(served: Served) -> No
     assert _raw(served.port, line).startswith(b"HTTP/1.1 414 ")
     # Within the limits the same request is answered.
     assert _status(served.port, "GET", "/healthz", **{"X-Big": "a" * 8000}) == 200
+
+
+def _chunked(port: int, body: bytes) -> int:
+    """POST /v1/decisions with a chunked body (no Content-Length), as streaming clients send it."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        pieces = [body[i : i + 1000] for i in range(0, len(body), 1000)]
+        connection.request(
+            "POST",
+            "/v1/decisions",
+            body=iter(pieces),
+            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+            encode_chunked=True,
+        )
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_gunicorn_gives_a_chunked_body_whole_and_holds_it_to_the_limit(served: Served) -> None:
+    event = make_event(event_id="serve-chunked-1")
+    assert _chunked(served.port, json.dumps(event).encode()) == 200
+    too_big = make_event(event_id="serve-chunked-2", padding="y" * (70 * 1024))
+    assert _chunked(served.port, json.dumps(too_big).encode()) == 413

@@ -9,6 +9,7 @@ from typing import Any
 import marshmallow as ma
 import orjson
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from policy_service.api.auth import Access, AuthError
 from policy_service.api.openapi import build_spec
@@ -111,8 +112,7 @@ def _json_body(limit: int) -> Any:
             "Unsupported Media Type",
             f"Send the body as application/json, not {request.mimetype or 'nothing'}.",
         )
-    request.max_content_length = limit
-    raw = request.get_data(cache=False)
+    raw = _body_bytes(limit)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -122,6 +122,34 @@ def _json_body(limit: int) -> Any:
             f"The body is not valid JSON (UTF-8): {exc.msg} at line {exc.lineno} "
             f"column {exc.colno}.",
         ) from None
+
+
+def _body_bytes(limit: int) -> bytes:
+    """The request body, at most `limit` bytes; 413 beyond."""
+    environ = request.environ
+    declared = environ.get("CONTENT_LENGTH")
+    stream = environ["wsgi.input"]
+    # Read straight from the server's input where PEP 3333 allows it: exactly
+    # CONTENT_LENGTH bytes, or to the end when the server marks the input as
+    # terminated (gunicorn does, for chunked bodies). werkzeug's stream around
+    # it costs about 4 % of a decision (bench/README.md), and for a chunked
+    # body over the limit it returns the first `limit` bytes, not a 413.
+    if declared:
+        if len(declared) <= 9 and declared.isascii() and declared.isdigit():
+            length = int(declared)
+            if length > limit:
+                raise RequestEntityTooLarge()
+            body: bytes = stream.read(length)
+            return body
+    elif environ.get("wsgi.input_terminated"):
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise RequestEntityTooLarge()
+        return body
+    # A length that is not a plain number, or no body at all: werkzeug's
+    # reading (400 or 413, or an empty body).
+    request.max_content_length = limit
+    return request.get_data(cache=False)
 
 
 def _decide(svc: Services, data: Any) -> dict[str, Any]:

@@ -5,7 +5,9 @@ does not (callgrind counts the same for the same binary and inputs). This
 script calls both WSGI apps in-process (no gunicorn, no sockets) with the
 nine comments of bench/post_event.lua, under `valgrind --tool=callgrind`,
 twice per app (N1 and N2 requests): the difference divided by N2 - N1 is
-the cost of one request without the start-up. It complements
+the cost of one request without the start-up. The service runs with the
+settings of decisions.py: a bearer token on every request (both apps get the
+header) and rate limits that are paid but never reached. It complements
 bench/decisions.py, which measures what matters (requests per second under
 gunicorn) but needs a quiet machine.
 
@@ -34,6 +36,10 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+
+from decisions import TOKEN, service_env  # noqa: E402  (bench/ is no package)
+
 LUA = BENCH_DIR / "post_event.lua"
 
 
@@ -63,7 +69,9 @@ def bodies(count: int) -> list[bytes]:
     return out
 
 
-def call_all(app: Callable[..., Iterable[bytes]], payloads: list[bytes]) -> None:
+def call_all(
+    app: Callable[..., Iterable[bytes]], payloads: list[bytes], authorization: str | None = None
+) -> None:
     for payload in payloads:
         environ = {
             "REQUEST_METHOD": "POST",
@@ -77,6 +85,8 @@ def call_all(app: Callable[..., Iterable[bytes]], payloads: list[bytes]) -> None
             "CONTENT_TYPE": "application/json",
             "CONTENT_LENGTH": str(len(payload)),
         }
+        if authorization is not None:
+            environ["HTTP_AUTHORIZATION"] = authorization
         status: list[str] = []
         body = b"".join(app(environ, lambda s, h, seen=status: seen.append(s)))
         if not status[0].startswith("200"):
@@ -88,23 +98,25 @@ def run_child(target: str, count: int, analyzer: str) -> None:
     payloads = bodies(count + 50)
     app: Any
     if target == "bare":
-        sys.path.insert(0, str(BENCH_DIR))
         from bare_app import create_app as create_bare
 
         app = create_bare()
     else:
         from policy_service.app import create_app
 
-        app = create_app(
-            {
-                "rules_dir": str(ROOT / "rules"),
-                "state_url": "memory://",
-                "reload_interval": 0,
-                "dev_no_auth": True,
-                "analyzer": analyzer,
-            }
-        )
-    call_all(app, payloads)
+        # As decisions.py runs it: with access control and rate limits that
+        # are paid but never reached.
+        settings = {
+            "POLICY_RULES_DIR": str(ROOT / "rules"),
+            "POLICY_STATE_URL": "memory://",
+            "POLICY_RELOAD_INTERVAL": "0",
+            "POLICY_ANALYZER": analyzer,
+            **service_env(),
+        }
+        os.environ.update(settings)
+        app = create_app()
+    # Both sides get the header, as wrk sends it to both (the bare app ignores it).
+    call_all(app, payloads, f"Bearer {TOKEN}")
 
 
 def instructions(target: str, count: int, analyzer: str) -> int:
@@ -126,7 +138,10 @@ def instructions(target: str, count: int, analyzer: str) -> int:
             text=True,
             # A fixed hash seed: string hashing is randomized per process,
             # which moves the count by a few tenths of a percent.
-            env={**os.environ, "POLICY_DEV_NO_AUTH": "true", "PYTHONHASHSEED": "0"},
+            env={
+                **{k: v for k, v in os.environ.items() if not k.startswith("POLICY_")},
+                "PYTHONHASHSEED": "0",
+            },
             check=False,
         )
         found = re.search(r"Collected : (\d+)", done.stderr)

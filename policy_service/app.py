@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request, Response
+from flask.sessions import NullSession, SessionInterface, SessionMixin
 
 from policy_service.analysis.factory import analyzer_from_settings
 
@@ -49,6 +50,7 @@ def create_app(
     """Build the Flask app. Settings come from POLICY_* variables unless `test_config` is given."""
     # No static files: every route is one of the API's views, each with an access rule.
     app = Flask(__name__, static_folder=None)
+    app.session_interface = NoSessions()
     settings = (
         Settings.from_mapping(test_config) if test_config is not None else Settings.from_env()
     )
@@ -129,6 +131,26 @@ def create_app(
         settings.state_url.split("@")[-1],
     )
     return app
+
+
+class NoSessions(SessionInterface):
+    """The API keeps no cookie sessions: every request gets the same null session.
+
+    Flask's default looks for a signing key and builds a new null session for
+    every request (about 1 % of a decision); a null session refuses every
+    write, so one instance serves all requests.
+    """
+
+    _null = NullSession()
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        return None
+
+    def make_null_session(self, app: Flask) -> NullSession:
+        return self._null
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
 
 
 def open_store(url: str) -> StateStore:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import flask
+import pytest
 from flask.testing import FlaskClient
 
 from policy_service.analysis.trained import TrainedToneModel
@@ -193,3 +195,15 @@ def test_a_trained_tone_model_is_loaded_from_the_configured_directory(
         "value": "negative",
         "source": f"analyzer:trained@{model.version}",
     }
+
+
+def test_the_api_keeps_no_sessions(client: FlaskClient) -> None:
+    first = client.post("/v1/decisions", json=make_event(event_id="no-session-1"))
+    second = client.post("/v1/decisions", json=make_event(event_id="no-session-2"))
+    assert first.status_code == second.status_code == 200
+    assert "Set-Cookie" not in first.headers and "Set-Cookie" not in second.headers
+    app = client.application
+    with app.test_request_context("/healthz"):
+        # The shared null session of every request refuses to hold anything.
+        with pytest.raises(RuntimeError):
+            flask.session["user"] = "x"

@@ -34,13 +34,15 @@ def decision_json(
     found: Match,
     loaded: LoadedRuleSet,
     revision: str,
-    signals: Mapping[str, Signal],
-    state: Mapping[str, Any],
+    signals: dict[str, Signal],
+    state: dict[str, Any],
     decided_at: datetime,
     degraded: bool,
 ) -> dict[str, Any]:
     """The recommended action for one event, and why, as the API returns it
     (without the `duplicate` flag)."""
+    # Dictionaries, not mappings: the compiled code walks a dict's items
+    # directly, a mapping's through a method call.
     # Built as JSON data directly: a decision is made for every request, and
     # an intermediate object costs as much again as the dictionary.
     winner = found.rules[0]
@@ -81,9 +83,9 @@ class Match:
 
     # One per decision: a written `__init__` is compiled (see event_model).
     rules: tuple[Rule, ...]
-    times: Mapping[str, Any]
+    times: dict[str, Any]
 
-    def __init__(self, rules: tuple[Rule, ...], times: Mapping[str, Any]) -> None:
+    def __init__(self, rules: tuple[Rule, ...], times: dict[str, Any]) -> None:
         self.rules = rules
         self.times = times
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Request, Response
-from flask.sessions import NullSession, SessionInterface, SessionMixin
+from flask.sessions import SessionInterface, SessionMixin
 
 from policy_service.analysis.factory import analyzer_from_settings
 
@@ -134,20 +134,15 @@ def create_app(
 
 
 class NoSessions(SessionInterface):
-    """The API keeps no cookie sessions: every request gets the same null session.
+    """The API keeps no cookie sessions: each request gets a null session at once.
 
-    Flask's default looks for a signing key and builds a new null session for
-    every request (about 1 % of a decision); a null session refuses every
-    write, so one instance serves all requests.
+    Flask's default first looks for a signing key to read a session cookie
+    with, on every request; a null session refuses every write and is never
+    saved.
     """
-
-    _null = NullSession()
 
     def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
         return None
-
-    def make_null_session(self, app: Flask) -> NullSession:
-        return self._null
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         return None

@@ -223,6 +223,29 @@ def test_a_content_length_that_is_no_plain_number_within_the_limit_is_refused(
 
 def test_a_body_shorter_than_its_declared_length_is_a_400(client: FlaskClient) -> None:
     body = json.dumps(make_event(event_id="short-1")).encode()
-    response = _post_stream(client, body[:-10], str(len(body)))
-    _problem(response, 400)
+    # Even when what came is valid JSON on its own.
+    for sent in (body[:-10], body):
+        response = _post_stream(client, sent, str(len(body) + 40))
+        assert "incomplete" in _problem(response, 400)["detail"]
     _still_works(client, "short-1")
+
+
+class _BrokenInput(io.RawIOBase):
+    """A server's input whose client went away in the middle of the body."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise OSError("connection reset by peer")
+
+
+@pytest.mark.parametrize("length", ["120", None])
+def test_a_body_that_breaks_off_is_a_400(client: FlaskClient, length: str | None) -> None:
+    overrides: dict[str, Any] = {"wsgi.input": _BrokenInput()}
+    if length is None:
+        overrides["wsgi.input_terminated"] = True
+    else:
+        overrides["CONTENT_LENGTH"] = length
+    response = client.post(
+        "/v1/decisions", content_type="application/json", environ_overrides=overrides
+    )
+    assert "could not be read" in _problem(response, 400)["detail"]
+    _still_works(client, "broken-1")

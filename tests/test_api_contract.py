@@ -204,6 +204,6 @@ def test_the_api_keeps_no_sessions(client: FlaskClient) -> None:
     assert "Set-Cookie" not in first.headers and "Set-Cookie" not in second.headers
     app = client.application
     with app.test_request_context("/healthz"):
-        # The shared null session of every request refuses to hold anything.
+        # A null session refuses to hold anything.
         with pytest.raises(RuntimeError):
             flask.session["user"] = "x"

@@ -195,3 +195,30 @@ def test_gunicorn_gives_a_chunked_body_whole_and_holds_it_to_the_limit(served: S
     assert _chunked(served.port, json.dumps(event).encode()) == 200
     too_big = make_event(event_id="serve-chunked-2", padding="y" * (70 * 1024))
     assert _chunked(served.port, json.dumps(too_big).encode()) == 413
+
+
+def _sent_then_closed(port: int, request: bytes) -> bytes:
+    """Send `request`, close our side of the connection, read the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+        return answer
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [b'10\r\n{"event_id": "c-\r\n', b"zz\r\n{}\r\n0\r\n\r\n"],
+    ids=["cut-off", "bad-framing"],
+)
+def test_gunicorn_a_broken_chunked_body_is_a_400(served: Served, chunks: bytes) -> None:
+    head = (
+        b"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    answer = _sent_then_closed(served.port, head + chunks)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert b"application/problem+json" in answer
+    assert _status(served.port, "GET", "/healthz") == 200

@@ -152,10 +152,12 @@ def _body_bytes(req: Request, limit: int) -> bytes:
             length = int(declared)
             if length > limit:
                 raise RequestEntityTooLarge()
-            body: bytes = stream.read(length)
+            body = _read(stream, length)
+            if len(body) < length:
+                raise _cut_off(f"{len(body)} of the {length} bytes its Content-Length declares")
             return body
     elif environ.get("wsgi.input_terminated"):
-        body = stream.read(limit + 1)
+        body = _read(stream, limit + 1)
         if len(body) > limit:
             raise RequestEntityTooLarge()
         return body
@@ -163,6 +165,23 @@ def _body_bytes(req: Request, limit: int) -> bytes:
     # reading (400 or 413, or an empty body).
     req.max_content_length = limit
     return req.get_data(cache=False)
+
+
+def _read(stream: Any, size: int) -> bytes:
+    """Up to `size` bytes of the body; a 400 when the client's body breaks off."""
+    try:
+        body: bytes = stream.read(size)
+    except Exception as exc:
+        # Only the client's side can fail here: a connection closed in the
+        # middle of the body, or chunked framing the server cannot parse
+        # (gunicorn raises its own errors for both). werkzeug's stream made
+        # the first a 400 too.
+        raise _cut_off(f"it could not be read ({type(exc).__name__})") from None
+    return body
+
+
+def _cut_off(why: str) -> ApiProblem:
+    return ApiProblem(400, "Bad Request", f"The request body is incomplete: {why}.")
 
 
 def _decide(svc: Services, data: Any) -> dict[str, Any]:

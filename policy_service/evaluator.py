@@ -20,6 +20,7 @@ from policy_service.rails import apply_rails
 from policy_service.ruleset.catalogue import BY_NAME, engine_key, set_member_key
 from policy_service.ruleset.model import Rule, Thresholds
 from policy_service.state import AccountLimit, Observation, Observed, StateStore, fold
+from policy_service.timefmt import utc_text
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def decision_json(
         "signals": {k: {"value": s.value, "source": s.source} for k, s in signals.items()},
         "state": dict(state),
         "time": {k: round(v, 1) if type(v) is float else v for k, v in found.times.items()},
-        "decided_at": decided_at.isoformat().replace("+00:00", "Z"),
+        "decided_at": utc_text(decided_at),
         "degraded": degraded,
     }
 

@@ -30,6 +30,7 @@ NATIVE_MODULES = (
     "policy_service/ratelimit.py",
     "policy_service/state/levels.py",
     "policy_service/state/memory.py",
+    "policy_service/timefmt.py",
     "policy_service/replay/summary.py",
     "policy_service/replay/runner.py",
     "policy_service/replay/codec.py",

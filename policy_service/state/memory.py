@@ -25,6 +25,7 @@ from policy_service.state import (
     fold,
 )
 from policy_service.state.levels import COUNTERS, LevelState, advance, derive
+from policy_service.timefmt import utc_text
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -44,7 +45,7 @@ def from_ms(ms: int) -> datetime:
 
 
 def iso(ms: int) -> str:
-    return from_ms(ms).isoformat().replace("+00:00", "Z")
+    return utc_text(from_ms(ms))
 
 
 class _Ring:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Request, Response
-from flask.sessions import SessionInterface, SessionMixin
+from flask.sessions import NullSession, SessionInterface, SessionMixin
 
 from policy_service.analysis.factory import analyzer_from_settings
 
@@ -133,16 +133,29 @@ def create_app(
     return app
 
 
+class _RequestNullSession(NullSession):
+    """Flask's null session, one per request, without the change callback it never calls.
+
+    (A null session refuses every write, so nothing would ever call it.)
+    """
+
+    def __init__(self) -> None:
+        dict.__init__(self)
+
+
 class NoSessions(SessionInterface):
     """The API keeps no cookie sessions: each request gets a null session at once.
 
     Flask's default first looks for a signing key to read a session cookie
-    with, on every request; a null session refuses every write and is never
-    saved.
+    with, on every request, then builds a null session with a change
+    callback; a null session refuses every write and is never saved.
     """
 
     def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
         return None
+
+    def make_null_session(self, app: Flask) -> NullSession:
+        return _RequestNullSession()
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         return None

@@ -19,8 +19,7 @@ def utc_text(at: datetime) -> str:
         return at.isoformat().replace("+00:00", "Z")
     two = _TWO_DIGITS
     text = (
-        f"{at.year}-{two[at.month]}-{two[at.day]}"
-        f"T{two[at.hour]}:{two[at.minute]}:{two[at.second]}"
+        f"{at.year}-{two[at.month]}-{two[at.day]}T{two[at.hour]}:{two[at.minute]}:{two[at.second]}"
     )
     micro = at.microsecond
     if micro:

@@ -207,3 +207,8 @@ def test_the_api_keeps_no_sessions(client: FlaskClient) -> None:
         # A null session refuses to hold anything.
         with pytest.raises(RuntimeError):
             flask.session["user"] = "x"
+        first_session = flask.session._get_current_object()  # type: ignore[attr-defined]
+    with app.test_request_context("/healthz"):
+        # One of its own per request: what one request does to it, no other sees.
+        assert flask.session._get_current_object() is not first_session  # type: ignore[attr-defined]
+        assert dict(flask.session) == {}

@@ -17,7 +17,7 @@ from policy_service.analysis.factory import analyzer_from_settings
 from policy_service.api import admin as _admin_views  # noqa: F401
 from policy_service.api.auth import Access, check_classified, registry_from_settings
 from policy_service.api.problems import register_error_handlers
-from policy_service.api.views import MAX_BATCH_BYTES, bp
+from policy_service.api.views import ACCESS_KEY, MAX_BATCH_BYTES, SERVICES_KEY, bp
 from policy_service.clock import Clock, WallClock
 from policy_service.config import Settings
 from policy_service.errors import ConfigError
@@ -106,7 +106,7 @@ def create_app(
         reloader.watch(settings.reload_interval)
         if shadow_reloader is not None:
             shadow_reloader.watch(settings.reload_interval)
-    app.extensions["policy_service"] = Services(
+    app.extensions[SERVICES_KEY] = Services(
         settings,
         holder,
         store,
@@ -119,7 +119,7 @@ def create_app(
         metrics,
         token_limiter,
     )
-    app.extensions["policy_service.access"] = access
+    app.extensions[ACCESS_KEY] = access
     app.register_blueprint(bp)
     # Deny by default: a route that no access rule names is a mistake, found at start.
     check_classified(rule.endpoint for rule in app.url_map.iter_rules())

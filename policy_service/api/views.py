@@ -38,13 +38,18 @@ bp = Blueprint("api", __name__)
 _BATCH_SCHEMA = BatchRequestSchema()
 
 
+# Where create_app keeps the process's services and access rules in app.extensions.
+SERVICES_KEY = "policy_service"
+ACCESS_KEY = "policy_service.access"
+
+
 def services() -> Services:
-    found: Services = current_app.extensions["policy_service"]
+    found: Services = current_app.extensions[SERVICES_KEY]
     return found
 
 
 def access() -> Access:
-    found: Access = current_app.extensions["policy_service.access"]
+    found: Access = current_app.extensions[ACCESS_KEY]
     return found
 
 
@@ -64,7 +69,7 @@ def _authorize() -> Response | None:
     """401 without a valid bearer token, 403 when its scope does not cover the view;
     then the token's rate limit (429)."""
     extensions = current_app.extensions
-    guard: Access = extensions["policy_service.access"]
+    guard: Access = extensions[ACCESS_KEY]
     req = current_request()
     endpoint = req.endpoint
     scope: str | None = None
@@ -90,7 +95,7 @@ def _authorize() -> Response | None:
     if endpoint == "api.decide_batch":
         g.caller = caller  # a batch pays one permit per event, once its size is known
     else:
-        _spend_token_permits(extensions["policy_service"], caller, 1)
+        _spend_token_permits(extensions[SERVICES_KEY], caller, 1)
     return None
 
 

@@ -372,8 +372,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     gunicorn.add_argument(
         "--access-log",
         action="store_true",
-        help="format an access log line per request, as `policy-service serve` does "
-        "(written to /dev/null) [off]",
+        help="format an access log line per request (written to /dev/null), as gunicorn "
+        "does with an access log; `policy-service serve` keeps it off [off]",
     )
     load = parser.add_argument_group("load (wrk)")
     add_load_options(load, 8, "open connections [8]")

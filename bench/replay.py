@@ -9,7 +9,7 @@ neighbour slows every side alike; the report is the median of the rounds:
   the file leaves out), write every decision, keep the summary. With
   `--reader auto` (the command's default) a file of this size is read,
   validated and analyzed in a second process while this one decides, when
-  others leave a core idle (sampled from /proc/stat before each round; the
+  others leave half a core idle (sampled from /proc/stat before each round; the
   report says in how many rounds, and how many of those readers were forks);
 - `replay-inline`: the same in this process alone (`--reader inline`): every
   step, text analysis included, on one core;

@@ -39,8 +39,8 @@ def serve(workers: int | None) -> None:
     Settings come from the environment: POLICY_HOST (127.0.0.1), POLICY_PORT
     (8080), POLICY_RULES_DIR (rules), POLICY_STATE_URL (memory://,
     redis://host:port/db or redis+cluster://host:port[,host:port...]),
-    POLICY_WORKERS (0: one per core with Redis; always one with the memory
-    store), POLICY_LOG_LEVEL (info), POLICY_RELOAD_INTERVAL
+    POLICY_WORKERS (0: one per core with Redis, one with the memory store,
+    which refuses more), POLICY_LOG_LEVEL (info), POLICY_RELOAD_INTERVAL
     (2 seconds; 0 turns the rules watcher off), POLICY_SHADOW_RULES_DIR (a
     candidate policy evaluated beside the active one), POLICY_TOKENS_FILE
     (bearer tokens and scopes; required unless POLICY_DEV_NO_AUTH=true),

@@ -237,7 +237,8 @@ class Stores:
     default="auto",
     show_default=True,
     help="Read and validate the file in a second process (overlapping with the decisions), "
-    "in this one, or auto: a second process for files over 4 MiB when others leave a core idle.",
+    "in this one, or auto: a second process for files over 4 MiB when others leave at least "
+    "half a core idle.",
 )
 @click.option(
     "--sort-buffer",

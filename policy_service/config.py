@@ -46,7 +46,11 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from `POLICY_<NAME>` variables; unknown POLICY_ names are refused."""
+        """Build settings from `POLICY_<NAME>` variables.
+
+        Other POLICY_ names are ignored: build and test settings share the
+        prefix (POLICY_PURE_PYTHON, POLICY_TEST_REDIS_URL).
+        """
         env = os.environ if environ is None else environ
         known = {f.name for f in fields(cls)}
         values: dict[str, object] = {}

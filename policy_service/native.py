@@ -1,8 +1,9 @@
 """Which modules are compiled to C (mypyc) when the package is built, and which are.
 
-These are the decision path's pure-Python hot spots: the text analyzer, the
-event fast path, the evaluator and the memory store, and a replay's loop,
-summary and decoding of the reader's events. mypyc compiles their
+These are the decision path's pure-Python hot spots (the list below): the
+text analyzer, the event fast path, the evaluator, the engine's glue, the
+memory store and crisis levels, rails, rate limits and metrics, and a
+replay's loop, summary and decoding of the reader's events. mypyc compiles their
 type-checked source as it is (mypy --strict holds for the package), so the
 compiled and the pure-Python modules are the same code, and the test suite
 runs against whichever the build produced (docs/native.md).

@@ -34,6 +34,29 @@ MAX_EVENTS_PER_ACCOUNT = 200_000
 MAX_PER_AUTHOR = 100
 MAX_PER_THREAD = 1000
 MAX_ANSWERED_AUTHORS = 10_000  # beyond this, marks older than their keep time are dropped
+MAX_RECENT_KEYS = 10_000  # authors or threads; beyond this, those silent for a day are dropped
+
+
+class _Sweeps:
+    """When a table's stale entries are next looked for.
+
+    Once the table is past its limit, and then only once it has doubled since
+    the last look: a wave of more live entries than the limit (ten thousand
+    critics in a day) would otherwise rescan the whole table with every event.
+    Each look then pays for the inserts since the one before.
+    """
+
+    __slots__ = ("limit", "next_at")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.next_at = limit
+
+    def due(self, size: int) -> bool:
+        return size > self.next_at
+
+    def looked(self, size: int) -> None:
+        self.next_at = max(self.limit, 2 * size)
 
 
 def to_ms(at: datetime) -> int:
@@ -131,6 +154,9 @@ class _Account:
     # at most the cap; author -> (clock time answered, until when the mark counts)
     escalations: list[tuple[int, str]] = field(default_factory=list)
     answered: dict[str, tuple[int, int]] = field(default_factory=dict)
+    answered_sweeps: _Sweeps = field(default_factory=lambda: _Sweeps(MAX_ANSWERED_AUTHORS))
+    author_sweeps: _Sweeps = field(default_factory=lambda: _Sweeps(MAX_RECENT_KEYS))
+    thread_sweeps: _Sweeps = field(default_factory=lambda: _Sweeps(MAX_RECENT_KEYS))
 
 
 _VOLUME, _NEGATIVE, _HOSTILE, _POSITIVE, _MULTIPLIER, _NON_CUSTOMER = range(len(COUNTERS))
@@ -216,9 +242,23 @@ class MemoryStore:
             multipliers = account.multipliers
             multipliers[obs.author_id] = max(multipliers.get(obs.author_id, at_ms), at_ms)
             heapq.heappush(account.multiplier_times, (at_ms, obs.author_id))
-        _append_recent(account.author_negative, obs.author_id, at_ms, MAX_PER_AUTHOR, day_ago)
+        _append_recent(
+            account.author_negative,
+            account.author_sweeps,
+            obs.author_id,
+            at_ms,
+            MAX_PER_AUTHOR,
+            day_ago,
+        )
         if obs.thread_id is not None:
-            _append_recent(account.thread_negative, obs.thread_id, at_ms, MAX_PER_THREAD, day_ago)
+            _append_recent(
+                account.thread_negative,
+                account.thread_sweeps,
+                obs.thread_id,
+                at_ms,
+                MAX_PER_THREAD,
+                day_ago,
+            )
 
     def _snapshot(self, account: _Account, obs: Observation) -> dict[str, Any]:
         now = account.watermark_ms
@@ -373,9 +413,11 @@ def _mark_rails(account: _Account, marks: RailsMarks) -> str | None:
     if marks.answered_author is not None:
         answered = account.answered
         answered[marks.answered_author] = (marks.now_ms, marks.now_ms + marks.answered_keep_ms)
-        if len(answered) > MAX_ANSWERED_AUTHORS:
+        sweeps = account.answered_sweeps
+        if sweeps.due(len(answered)):
             for author in [a for a, (_, until) in answered.items() if until <= marks.now_ms]:
                 del answered[author]
+            sweeps.looked(len(answered))
     return into
 
 
@@ -394,7 +436,12 @@ def _count_after(times: list[int] | None, after_ms: int) -> int:
 
 
 def _append_recent(
-    table: dict[str, list[int]], key: str, at_ms: int, keep: int, day_ago: int
+    table: dict[str, list[int]],
+    sweeps: _Sweeps,
+    key: str,
+    at_ms: int,
+    keep: int,
+    day_ago: int,
 ) -> None:
     """Add a time to a key's sorted times, keeping the newest `keep` within a day;
     when many keys pile up, drop those silent for a day."""
@@ -404,6 +451,7 @@ def _append_recent(
     bisect.insort(times, at_ms)
     # Older than a day never counts again: the watermark only moves forward.
     del times[: max(len(times) - keep, bisect.bisect_right(times, day_ago))]
-    if len(table) > 10_000:
+    if sweeps.due(len(table)):
         for stale in [k for k, t in table.items() if not t or t[-1] <= day_ago]:
             del table[stale]
+        sweeps.looked(len(table))

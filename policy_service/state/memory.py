@@ -33,30 +33,39 @@ DAY_MS = 24 * HOUR_MS
 MAX_EVENTS_PER_ACCOUNT = 200_000
 MAX_PER_AUTHOR = 100
 MAX_PER_THREAD = 1000
-MAX_ANSWERED_AUTHORS = 10_000  # beyond this, marks older than their keep time are dropped
-MAX_RECENT_KEYS = 10_000  # authors or threads; beyond this, those silent for a day are dropped
+# Beyond these sizes a table is looked through for stale entries (see _Sweeps):
+MAX_ANSWERED_AUTHORS = 10_000  # answer marks past their keep time
+MAX_RECENT_KEYS = 10_000  # authors or threads silent for a day
 
 
 class _Sweeps:
-    """When a table's stale entries are next looked for.
+    """When a table past its limit is next looked through for stale entries.
 
-    Once the table is past its limit, and then only once it has doubled since
-    the last look: a wave of more live entries than the limit (ten thousand
-    critics in a day) would otherwise rescan the whole table with every event.
-    Each look then pays for the inserts since the one before.
+    After a look, the next one comes once the table has doubled, or a day (of
+    the table's clock) later. Without the doubling, a wave of more live
+    entries than the limit (ten thousand critics in a day) would rescan the
+    whole table with every event; without the day, the entries of a wave that
+    has passed would stay until the table doubled again. A table so holds at
+    most about twice its live entries, or a day's worth beyond them.
     """
 
-    __slots__ = ("limit", "next_at")
+    __slots__ = ("limit", "next_at", "last_ms", "looks")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.next_at = limit
+        self.last_ms = 0
+        self.looks = 0  # how many times the table was looked through
 
-    def due(self, size: int) -> bool:
-        return size > self.next_at
+    def due(self, size: int, now_ms: int) -> bool:
+        if size <= self.limit:
+            return False
+        return size > self.next_at or now_ms - self.last_ms >= DAY_MS
 
-    def looked(self, size: int) -> None:
+    def looked(self, size: int, now_ms: int) -> None:
         self.next_at = max(self.limit, 2 * size)
+        self.last_ms = now_ms
+        self.looks += 1
 
 
 def to_ms(at: datetime) -> int:
@@ -414,10 +423,10 @@ def _mark_rails(account: _Account, marks: RailsMarks) -> str | None:
         answered = account.answered
         answered[marks.answered_author] = (marks.now_ms, marks.now_ms + marks.answered_keep_ms)
         sweeps = account.answered_sweeps
-        if sweeps.due(len(answered)):
+        if sweeps.due(len(answered), marks.now_ms):
             for author in [a for a, (_, until) in answered.items() if until <= marks.now_ms]:
                 del answered[author]
-            sweeps.looked(len(answered))
+            sweeps.looked(len(answered), marks.now_ms)
     return into
 
 
@@ -451,7 +460,8 @@ def _append_recent(
     bisect.insort(times, at_ms)
     # Older than a day never counts again: the watermark only moves forward.
     del times[: max(len(times) - keep, bisect.bisect_right(times, day_ago))]
-    if sweeps.due(len(table)):
+    now_ms = day_ago + DAY_MS
+    if sweeps.due(len(table), now_ms):
         for stale in [k for k, t in table.items() if not t or t[-1] <= day_ago]:
             del table[stale]
-        sweeps.looked(len(table))
+        sweeps.looked(len(table), now_ms)

@@ -23,6 +23,8 @@ from policy_service.logs import install_json_handler
 from policy_service.ruleset.loader import load_ruleset, rule_files
 from policy_service.ruletests import run_tests
 
+log = logging.getLogger(__name__)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="policy-service")
@@ -60,6 +62,9 @@ def serve(workers: int | None) -> None:
                 f"POLICY_LOG_LEVEL must be debug, info, warning, error or critical, "
                 f"not {settings.log_level!r}"
             ) from None
+        # A misspelt setting would otherwise go unnoticed: its default applies.
+        for name in Settings.unknown_names():
+            log.warning("%s is not a setting of the service; it is ignored", name)
         # Checked here too so that a missing or broken tokens file is one clear
         # line, not a worker that fails to boot.
         registry_from_settings(settings.tokens_file, settings.dev_no_auth, settings.rules_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -12,6 +13,10 @@ from policy_service.errors import ConfigError
 PREFIX = "POLICY_"
 # The state stores: one process, one Redis, a Redis Cluster (policy_service/state/).
 STATE_SCHEMES = ("memory://", "redis://", "redis+cluster://")
+# POLICY_ names that are not settings of the service but of its build, tests
+# and benchmarks (README, Configuration): not reported as unknown.
+OTHER_NAMES = ("POLICY_PURE_PYTHON", "POLICY_SHARED_DATA")
+OTHER_PREFIXES = ("POLICY_TEST_",)
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,9 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `POLICY_<NAME>` variables.
 
-        Other POLICY_ names are ignored: build and test settings share the
-        prefix (POLICY_PURE_PYTHON, POLICY_TEST_REDIS_URL).
+        Other POLICY_ names are ignored here: build and test settings share
+        the prefix; `unknown_names` finds the rest (a misspelt setting), which
+        `serve` reports.
         """
         env = os.environ if environ is None else environ
         known = {f.name for f in fields(cls)}
@@ -62,6 +68,24 @@ class Settings:
                 continue
             values[name] = raw
         return cls.from_mapping(values, dev_no_auth_default=False)
+
+    @classmethod
+    def unknown_names(cls, environ: Mapping[str, str] | None = None) -> list[str]:
+        """POLICY_ variables that name no setting, each with the setting it may have
+        meant: `POLICY_STATE_ULR (did you mean POLICY_STATE_URL?)`."""
+        env = os.environ if environ is None else environ
+        names = [f.name.upper() for f in fields(cls)]
+        found = []
+        for key in sorted(env):
+            if not key.startswith(PREFIX) or key in OTHER_NAMES or key.startswith(OTHER_PREFIXES):
+                continue
+            name = key[len(PREFIX) :]
+            if name in names:
+                continue
+            # Compared without the prefix, which every name shares.
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+            found.append(f"{key} (did you mean {PREFIX}{close[0]}?)" if close else key)
+        return found
 
     @classmethod
     def from_mapping(

@@ -50,6 +50,18 @@ def test_serve_refuses_to_start_without_tokens_from_the_environment() -> None:
     assert "serving on" not in done.stderr  # gunicorn never started
 
 
+def test_serve_warns_of_a_misspelt_setting_and_names_the_one_meant() -> None:
+    # Three workers make it stop before gunicorn, after the settings are read.
+    done = _serve_once(
+        POLICY_DEV_NO_AUTH="true", POLICY_WORKERS="3", POLICY_STATE_ULR="redis://127.0.0.1:1/0"
+    )
+    warnings = [json.loads(line) for line in done.stderr.splitlines() if "POLICY_STATE_ULR" in line]
+    assert len(warnings) == 1
+    assert warnings[0]["level"] == "warning"
+    assert "did you mean POLICY_STATE_URL?" in warnings[0]["msg"]
+    assert "the memory store serves one worker" in done.stderr  # the default store applied
+
+
 def test_serve_refuses_several_workers_with_the_memory_store() -> None:
     done = _serve_once(POLICY_DEV_NO_AUTH="true", POLICY_WORKERS="3")
     assert done.returncode == 1

@@ -11,10 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from policy_service.state import RailsMarks
-from policy_service.state.memory import MAX_ANSWERED_AUTHORS, MAX_RECENT_KEYS, MemoryStore
+from policy_service.state.memory import (
+    HOUR_MS,
+    MAX_ANSWERED_AUTHORS,
+    MAX_RECENT_KEYS,
+    MemoryStore,
+)
 from tests.test_state_conformance import T0, observation
-
-HOUR_MS = 3_600_000
 
 
 def negative_from(

@@ -6,10 +6,10 @@ import bisect
 import heapq
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -37,6 +37,8 @@ MAX_PER_THREAD = 1000
 MAX_ANSWERED_AUTHORS = 10_000  # answer marks past their keep time
 MAX_RECENT_KEYS = 10_000  # authors or threads silent for a day
 
+V = TypeVar("V")
+
 
 class _Sweeps:
     """When a table past its limit is next looked through for stale entries.
@@ -62,7 +64,11 @@ class _Sweeps:
             return False
         return size > self.next_at or now_ms - self.last_ms >= DAY_MS
 
-    def looked(self, size: int, now_ms: int) -> None:
+    def drop(self, table: dict[str, V], stale: Callable[[V], bool], now_ms: int) -> None:
+        """Look through `table` (when `due` says so) and drop its stale entries."""
+        for key in [k for k, v in table.items() if stale(v)]:
+            del table[key]
+        size = len(table)
         self.next_at = max(self.limit, 2 * size)
         self.last_ms = now_ms
         self.looks += 1
@@ -422,11 +428,9 @@ def _mark_rails(account: _Account, marks: RailsMarks) -> str | None:
     if marks.answered_author is not None:
         answered = account.answered
         answered[marks.answered_author] = (marks.now_ms, marks.now_ms + marks.answered_keep_ms)
-        sweeps = account.answered_sweeps
-        if sweeps.due(len(answered), marks.now_ms):
-            for author in [a for a, (_, until) in answered.items() if until <= marks.now_ms]:
-                del answered[author]
-            sweeps.looked(len(answered), marks.now_ms)
+        sweeps, now_ms = account.answered_sweeps, marks.now_ms
+        if sweeps.due(len(answered), now_ms):
+            sweeps.drop(answered, lambda mark: mark[1] <= now_ms, now_ms)
     return into
 
 
@@ -462,6 +466,4 @@ def _append_recent(
     del times[: max(len(times) - keep, bisect.bisect_right(times, day_ago))]
     now_ms = day_ago + DAY_MS
     if sweeps.due(len(table), now_ms):
-        for stale in [k for k, t in table.items() if not t or t[-1] <= day_ago]:
-            del table[stale]
-        sweeps.looked(len(table), now_ms)
+        sweeps.drop(table, lambda t: not t or t[-1] <= day_ago, now_ms)

@@ -60,6 +60,12 @@ REDIS_HINT = (
 )
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SERVICE_APP = "policy_service.app:create_app()"
+# --worker-class names of our own: `service` is the class `policy-service serve`
+# runs (gunicorn's sync worker that sends the Redis store's deferred records
+# when it is idle, policy_service/gunicorn_worker.py); the bare app runs under
+# it exactly as under `sync`, having no idle work.
+WORKER_CLASSES = {"service": "policy_service.gunicorn_worker.SyncWorker"}
+SINGLE_THREADED = ("sync", "service")
 # Worker processes of the redis target and of its baseline: measured on a
 # 2-core machine that also runs wrk and redis-server, see bench/README.md.
 REDIS_WORKERS = 2
@@ -98,7 +104,7 @@ class Target:
     # Uses the benchmark's redis-server, whose statistics are taken every round.
     redis: bool = False
     # gunicorn's worker class and threads per worker (a baseline runs alike).
-    worker_class: str = "sync"
+    worker_class: str = "service"
     threads: int = 1
 
 
@@ -110,7 +116,7 @@ def class_suffix(worker_class: str, threads: int, several: bool) -> str:
 
 
 def bare_target(
-    workers: int, worker_class: str = "sync", threads: int = 1, suffix: str = ""
+    workers: int, worker_class: str = "service", threads: int = 1, suffix: str = ""
 ) -> Target:
     return Target(
         name=f"bare-{workers}w{suffix}",
@@ -166,7 +172,7 @@ def build_targets(args: argparse.Namespace, redis_url: str | None) -> list[Targe
     for worker_class in classes:
         # The sync worker ignores --threads only when it is 1: above, gunicorn
         # would turn it into gthread.
-        threads = args.threads if worker_class != "sync" else 1
+        threads = 1 if worker_class in SINGLE_THREADED else args.threads
         suffix = class_suffix(worker_class, threads, len(classes) > 1)
         alike = {"worker_class": worker_class, "threads": threads}
         if args.store in ("memory", "both"):
@@ -358,16 +364,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--worker-class",
         dest="worker_classes",
         type=lambda text: [c.strip() for c in text.split(",") if c.strip()],
-        default=["sync"],
-        help="gunicorn worker class, or several separated by commas (sync,gthread): each "
-        "class gets its own service targets and baselines, all interleaved in every round "
-        "[sync, as `serve`]",
+        default=["service"],
+        help="gunicorn worker class, or several separated by commas (service,sync,gthread): "
+        "each class gets its own service targets and baselines, all interleaved in every "
+        "round; `service` is the class `serve` runs, gunicorn's sync worker that sends the "
+        "Redis store's deferred records when it is idle [service]",
     )
     gunicorn.add_argument(
         "--threads",
         type=int,
         default=1,
-        help="threads per worker of the classes other than sync (which keeps 1) [1]",
+        help="threads per worker of the classes other than service and sync (which keep 1) [1]",
     )
     gunicorn.add_argument(
         "--access-log",
@@ -429,7 +436,7 @@ def gunicorn_options(args: argparse.Namespace, target: Target) -> list[str]:
         "--workers",
         str(target.workers),
         "--worker-class",
-        target.worker_class,
+        WORKER_CLASSES.get(target.worker_class, target.worker_class),
         "--threads",
         str(target.threads),
         "--log-level",

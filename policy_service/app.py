@@ -37,6 +37,8 @@ from policy_service.state.redis_cluster import SCHEME as CLUSTER_SCHEME
 from policy_service.state.redis_cluster import ClusterPermits, ClusterStore
 from policy_service.state.redis_permits import RedisPermits
 from policy_service.state.redis_store import RedisStore
+from policy_service.worker_hooks import EXTENSION_KEY as WORKER_HOOKS_KEY
+from policy_service.worker_hooks import WorkerHooks
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,9 @@ def create_app(
         token_limiter,
     )
     app.extensions[ACCESS_KEY] = access
+    if isinstance(store, RedisStore):
+        # The service's worker sends deferred records whenever it is idle.
+        app.extensions[WORKER_HOOKS_KEY] = WorkerHooks(start=store.defer_records, idle=store.flush)
     app.register_blueprint(bp)
     # Deny by default: a route that no access rule names is a mistake, found at start.
     check_classified(rule.endpoint for rule in app.url_map.iter_rules())

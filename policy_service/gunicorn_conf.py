@@ -11,6 +11,10 @@ Why these values:
   stores keeps production's the one the tests run. With the memory store
   there is exactly one worker (the state lives in it); with Redis, one per
   core measured best on 2 cores (bench/README.md).
+- the worker class is gunicorn's sync worker plus the app's idle work
+  (policy_service.gunicorn_worker): with Redis a decision's record rides with
+  the worker's next command, one wait for Redis a decision instead of two,
+  and is sent as soon as no request is waiting (docs/state.md).
 - no preload: every worker builds its own engine rule sets and watcher thread
   after the fork (threads and the engine's handles do not survive a fork).
 - timeout 30 s: far above the state store's budget (0.25 s socket timeouts, at
@@ -30,7 +34,8 @@ from typing import Any
 
 from policy_service.logs import install_json_handler
 
-worker_class = "sync"
+# gunicorn's sync worker that tells the app when it is idle (see gunicorn_worker).
+worker_class = "policy_service.gunicorn_worker.SyncWorker"
 preload_app = False
 timeout = 30
 graceful_timeout = 30

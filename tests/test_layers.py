@@ -47,6 +47,8 @@ def _relative(path: Path) -> str:
         ),
         # Flask: the API and the app factory only.
         ({"flask", "werkzeug"}, {"policy_service/app.py"}),
+        # gunicorn: the worker class of `serve` only (the rest of the service runs anywhere).
+        ({"gunicorn"}, {"policy_service/gunicorn_worker.py"}),
     ],
 )
 def test_only_their_layer_imports_these_libraries(library: set[str], allowed: set[str]) -> None:

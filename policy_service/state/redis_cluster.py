@@ -221,6 +221,10 @@ class ClusterStore(RedisStore):
         """Close the client's connections; the next call builds a new client."""
         self._cluster.close()
 
+    def defer_records(self) -> None:
+        """Records are sent at once here: each goes to its key's primary, which the
+        thread's next command may not reach."""
+
     def _command(self, *args: str | bytes | int) -> Any:
         """One command on the primary that owns its key.
 

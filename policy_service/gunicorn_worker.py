@@ -1,0 +1,47 @@
+"""The worker class of `policy-service serve`: gunicorn's sync worker, told when it is idle.
+
+Exactly gunicorn's sync worker (one request at a time, a process per
+worker), plus the app's idle work (policy_service.worker_hooks): the worker
+starts the hooks once the app is loaded, runs `idle` each time it has no
+connection to accept, just before it waits for one, and once more when it
+stops. With the Redis store that sends the records it deferred: under load
+a record rides with the next request's observe step, and when the load stops
+it is sent at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.workers import sync  # type: ignore[import-untyped]
+
+from policy_service.worker_hooks import WorkerHooks, hooks_of
+
+
+class SyncWorker(sync.SyncWorker):  # type: ignore[misc]  # gunicorn has no types
+    _hooks: WorkerHooks | None = None
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self._hooks = hooks_of(self.wsgi)
+        if self._hooks is not None:
+            self._hooks.start()
+
+    def wait(self, timeout: float) -> Any:
+        self._idle()
+        return super().wait(timeout)
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            self._idle()
+
+    def _idle(self) -> None:
+        if self._hooks is None:
+            return
+        try:
+            self._hooks.idle()
+        except Exception:
+            # The idle work is the app's; it must never stop the worker.
+            self.log.exception("the app's idle work failed")

@@ -243,7 +243,9 @@ class RedisCounts:
 
         Every command a client sends without a pipeline is one round trip, so
         the calls the round trips do not account for ran inside scripts. A
-        pipeline (none on the decision path) would be counted here too.
+        command sent in front of another in the same write is counted here
+        too: under the `service` worker class that is the deferred record, one
+        a decision (docs/state.md, "Deferred records").
         """
         return sum(self.commands.values()) - self.round_trips
 

@@ -134,3 +134,30 @@ def test_the_cluster_store_sends_its_records_at_once(clean_cluster_url: str) -> 
             other.close()
     finally:
         store.close()
+
+
+def test_records_in_front_of_a_command_redis_refuses_are_stored(
+    deferring: RedisStore, raw: redis.Redis[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    deferring.observe(observation(minutes(0), event_id="c-1"))
+    deferring.record("acme", "c-1", DECISION)
+    raw.script_flush()  # the observe script is gone: its EVALSHA is refused, then loaded
+    with caplog.at_level(logging.WARNING, logger="policy_service.state.redis_store"):
+        observed = deferring.observe(observation(minutes(1), event_id="c-2"))
+    assert observed.fields["volume_1h"] == 2
+    assert raw.get(EVENT_KEY) == '{"event_id":"c-1","action":"acknowledge"}'
+    assert "not recorded" not in caplog.text
+
+
+def test_flush_never_raises_and_logs_what_it_lost(caplog: pytest.LogCaptureFixture) -> None:
+    with RedisServer() as server:
+        store = RedisStore(redis.Redis.from_url(server.url, decode_responses=True))
+        store.defer_records()
+        store.observe(observation(minutes(0), event_id="c-1"))
+        store.record("acme", "c-1", DECISION)
+        server.stop()
+        with caplog.at_level(logging.WARNING, logger="policy_service.state.redis_store"):
+            store.flush()  # idle work: a worker must not stop for it
+            store.flush()  # the breaker is open now: nothing is tried, nothing raised
+        assert "1 decision(s) not recorded (c-1)" in caplog.text
+        store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -285,11 +286,14 @@ class RedisStore:
         data = packed or b""
         if unsent:
             data = b"".join(command for _, command in unsent) + data
+        records_answered = False
 
         def send() -> Any:
+            nonlocal records_answered
             connection.send_packed_command((data,))  # type: ignore[no-untyped-call]
             if unsent:
                 _read_records(connection, unsent)
+                records_answered = True
             return None if packed is None else connection.read_response()
 
         def failed(_error: Exception) -> None:
@@ -298,7 +302,9 @@ class RedisStore:
         try:
             return connection.retry.call_with_retry(send, failed)
         except Exception as exc:
-            if unsent:
+            # (An error of the command itself, NOSCRIPT say, comes after the
+            # records' replies: they were stored.)
+            if unsent and not records_answered:
                 log.warning(
                     "%d decision(s) not recorded (%s): %s",
                     len(unsent),
@@ -415,9 +421,14 @@ class RedisStore:
         pinned.unsent.append((event_id, command))
 
     def flush(self) -> None:
-        """Send this thread's deferred records now and read their replies."""
+        """Send this thread's deferred records now and read their replies.
+
+        Never raises: it is idle work. Records lost with Redis are logged by
+        `_exchange`; while the breaker is open they wait for the next command.
+        """
         if self._defer and self._pinned.unsent:
-            self._run("record", lambda: self._exchange(None))
+            with contextlib.suppress(StoreUnavailable):
+                self._run("record", lambda: self._exchange(None))
 
     def abandon(self, account: str, event_id: str) -> None:
         key = self._keys.event(account, event_id)

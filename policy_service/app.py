@@ -124,7 +124,9 @@ def create_app(
     app.extensions[ACCESS_KEY] = access
     if isinstance(store, RedisStore):
         # The service's worker sends deferred records whenever it is idle.
-        app.extensions[WORKER_HOOKS_KEY] = WorkerHooks(start=store.defer_records, idle=store.flush)
+        app.extensions[WORKER_HOOKS_KEY] = WorkerHooks(
+            start=store.defer_records, idle=store.flush, request_done=store.request_done
+        )
     app.register_blueprint(bp)
     # Deny by default: a route that no access rule names is a mistake, found at start.
     check_classified(rule.endpoint for rule in app.url_map.iter_rules())

@@ -2,9 +2,9 @@
 
 Exactly gunicorn's sync worker (one request at a time, a process per
 worker), plus the app's idle work (policy_service.worker_hooks): the worker
-starts the hooks once the app is loaded, runs `idle` each time it has no
-connection to accept, just before it waits for one, and once more when it
-stops. With the Redis store that sends the records it deferred: under load
+starts the hooks once the app is loaded, runs `request_done` after each
+request, `idle` each time it has no connection to accept, just before it
+waits for one, and once more when it stops. With the Redis store that sends the records it deferred: under load
 a record rides with the next request's observe step, and when the load stops
 it is sent at once.
 """
@@ -31,6 +31,12 @@ class SyncWorker(sync.SyncWorker):  # type: ignore[misc]  # gunicorn has no type
         self._idle()
         return super().wait(timeout)
 
+    def handle(self, listener: Any, client: Any, addr: Any) -> None:
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            self._call("request_done")
+
     def run(self) -> None:
         try:
             super().run()
@@ -38,10 +44,13 @@ class SyncWorker(sync.SyncWorker):  # type: ignore[misc]  # gunicorn has no type
             self._idle()
 
     def _idle(self) -> None:
+        self._call("idle")
+
+    def _call(self, hook: str) -> None:
         if self._hooks is None:
             return
         try:
-            self._hooks.idle()
+            getattr(self._hooks, hook)()
         except Exception:
-            # The idle work is the app's; it must never stop the worker.
-            self.log.exception("the app's idle work failed")
+            # The work is the app's; it must never stop the worker.
+            self.log.exception("the app's %s work failed", hook)

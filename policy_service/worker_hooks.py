@@ -24,6 +24,8 @@ class WorkerHooks:
     start: Callable[[], None]
     # Called by that worker before it waits for a connection, and when it stops.
     idle: Callable[[], None]
+    # Called by that worker after each request.
+    request_done: Callable[[], None]
 
 
 def hooks_of(app: Any) -> WorkerHooks | None:

@@ -118,6 +118,9 @@ def test_records_lost_with_redis_are_logged_by_event(caplog: pytest.LogCaptureFi
         # Logged once and dropped: the next command after Redis returns sends only itself.
         server.start()
         assert store.observe(observation(minutes(2), event_id="c-3")).fields["volume_1h"] == 1
+        raw = redis.Redis.from_url(server.url, decode_responses=True)
+        assert raw.get(EVENT_KEY) is None  # the restarted server holds nothing else
+        raw.close()
         store.close()
 
 
@@ -158,6 +161,62 @@ def test_flush_never_raises_and_logs_what_it_lost(caplog: pytest.LogCaptureFixtu
         server.stop()
         with caplog.at_level(logging.WARNING, logger="policy_service.state.redis_store"):
             store.flush()  # idle work: a worker must not stop for it
-            store.flush()  # the breaker is open now: nothing is tried, nothing raised
         assert "1 decision(s) not recorded (c-1)" in caplog.text
+        store.record("acme", "c-2", DECISION)
+        store.flush()  # the breaker is open now: nothing is tried, nothing raised
         store.close()
+
+
+def test_a_record_waits_for_one_more_request_at_most(
+    deferring: RedisStore, raw: redis.Redis[str]
+) -> None:
+    deferring.observe(observation(minutes(0), event_id="c-1"))
+    deferring.record("acme", "c-1", DECISION)
+    deferring.request_done()  # the request that decided it
+    assert raw.get(EVENT_KEY) == ""
+    deferring.request_done()  # one more, that sent no command (a refused event, say)
+    assert raw.get(EVENT_KEY) == '{"event_id":"c-1","action":"acknowledge"}'
+
+
+def test_a_decision_after_a_deferred_one_sends_it(
+    deferring: RedisStore, raw: redis.Redis[str]
+) -> None:
+    deferring.observe(observation(minutes(0), event_id="c-0"))  # connected, script loaded
+    raw.config_resetstat()
+    for n in range(3):
+        deferring.observe(observation(minutes(n), event_id=f"c-{n}"))
+        deferring.record("acme", f"c-{n}", {"n": n})
+        deferring.request_done()
+    # Each observe step carried the record before it: one write a decision.
+    assert raw.info("stats")["total_writes_processed"] == 1 + 3  # with CONFIG RESETSTAT's
+    assert raw.get("policy:{acme}:ev:c-1") == '{"n":1}'
+    assert raw.get("policy:{acme}:ev:c-2") == ""  # waits for the next request
+
+
+def test_the_app_offers_its_worker_the_deferred_records(
+    clean_redis_url: str, raw: redis.Redis[str]
+) -> None:
+    from policy_service.app import create_app
+    from policy_service.clock import FixedClock
+    from policy_service.worker_hooks import hooks_of
+    from tests.conftest import NOW, RULES_DIR, make_event
+
+    app = create_app(
+        {"rules_dir": RULES_DIR, "state_url": clean_redis_url, "reload_interval": 0},
+        clock=FixedClock(NOW),
+    )
+    hooks = hooks_of(app)
+    assert hooks is not None
+    client = app.test_client()
+    key = "policy:{acme}:ev:w-1"
+    assert client.post("/v1/decisions", json=make_event(event_id="w-1")).status_code == 200
+    assert raw.get(key) != ""  # not started: recorded at once
+    hooks.start()  # what serve's worker does once the app is loaded
+    key = "policy:{acme}:ev:w-2"
+    assert client.post("/v1/decisions", json=make_event(event_id="w-2")).status_code == 200
+    assert raw.get(key) == ""
+    hooks.idle()
+    assert '"event_id":"w-2"' in (raw.get(key) or "")
+    services = app.extensions["policy_service"]
+    services.policies.current().close()
+    services.store.close()

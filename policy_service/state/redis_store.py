@@ -188,6 +188,8 @@ class _Pinned(threading.local):
     pid = 0
     # (event id, the SET in the Redis protocol), oldest first; None when empty
     unsent: list[tuple[str, bytes]] | None = None
+    # True once the unsent records have outlived the request that deferred them
+    carried = False
 
 
 class RedisStore:
@@ -263,7 +265,10 @@ class RedisStore:
         pinned = self._pinned
         connection = pinned.connection
         if connection is None or pinned.pid != os.getpid():
-            # New thread, or a forked child: the parent's socket is not ours to use.
+            # New thread, or a forked child: the parent's socket is not ours to
+            # use, nor are its unsent records ours to send.
+            if connection is not None:
+                pinned.unsent = None
             connection = self._client.connection_pool.get_connection()
             pinned.connection, pinned.pid = connection, os.getpid()
         return connection
@@ -282,7 +287,7 @@ class RedisStore:
         """
         connection = self._connection()
         pinned = self._pinned
-        unsent, pinned.unsent = pinned.unsent, None
+        unsent, pinned.unsent, pinned.carried = pinned.unsent, None, False
         data = packed or b""
         if unsent:
             data = b"".join(command for _, command in unsent) + data
@@ -301,7 +306,7 @@ class RedisStore:
 
         try:
             return connection.retry.call_with_retry(send, failed)
-        except Exception as exc:
+        except BaseException as exc:  # a worker's SystemExit too: the records are gone
             # (An error of the command itself, NOSCRIPT say, comes after the
             # records' replies: they were stored.)
             if unsent and not records_answered:
@@ -409,16 +414,32 @@ class RedisStore:
         """From now on a plain record waits for the thread's next command, or for `flush()`.
 
         Only for a caller that calls `flush()` whenever the thread has no
-        request to serve (policy_service.gunicorn_worker does, before it
-        waits for a connection, and when it stops).
+        request to serve and `request_done()` after each request
+        (policy_service.gunicorn_worker does, before it waits for a
+        connection, after each request, and when it stops).
         """
         self._defer = True
 
     def _defer_record(self, event_id: str, command: bytes) -> None:
         pinned = self._pinned
         if pinned.unsent is None:
-            pinned.unsent = []
+            pinned.unsent, pinned.carried = [], False
         pinned.unsent.append((event_id, command))
+
+    def request_done(self) -> None:
+        """A request of this thread ended: records it found unsent, and did not send, go now.
+
+        So a record waits for one more request at most: the next decision
+        sends it with its observe step; a request that sends no command
+        (a refused event, a health check) leaves it to this.
+        """
+        pinned = self._pinned
+        if not (self._defer and pinned.unsent):
+            return
+        if pinned.carried:
+            self.flush()
+        else:
+            pinned.carried = True
 
     def flush(self) -> None:
         """Send this thread's deferred records now and read their replies.

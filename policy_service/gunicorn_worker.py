@@ -4,13 +4,14 @@ Exactly gunicorn's sync worker (one request at a time, a process per
 worker), plus the app's idle work (policy_service.worker_hooks): the worker
 starts the hooks once the app is loaded, runs `request_done` after each
 request, `idle` each time it has no connection to accept, just before it
-waits for one, and once more when it stops. With the Redis store that sends the records it deferred: under load
-a record rides with the next request's observe step, and when the load stops
-it is sent at once.
+waits for one, and once more when it stops. With the Redis store that sends
+the records it deferred: under load a record rides with the next request's
+observe step, and when the load stops it is sent at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.workers import sync  # type: ignore[import-untyped]
@@ -35,7 +36,8 @@ class SyncWorker(sync.SyncWorker):  # type: ignore[misc]  # gunicorn has no type
         try:
             super().handle(listener, client, addr)
         finally:
-            self._call("request_done")
+            if self._hooks is not None:
+                self._call(self._hooks.request_done)
 
     def run(self) -> None:
         try:
@@ -44,13 +46,12 @@ class SyncWorker(sync.SyncWorker):  # type: ignore[misc]  # gunicorn has no type
             self._idle()
 
     def _idle(self) -> None:
-        self._call("idle")
+        if self._hooks is not None:
+            self._call(self._hooks.idle)
 
-    def _call(self, hook: str) -> None:
-        if self._hooks is None:
-            return
+    def _call(self, work: Callable[[], None]) -> None:
         try:
-            getattr(self._hooks, hook)()
+            work()
         except Exception:
             # The work is the app's; it must never stop the worker.
-            self.log.exception("the app's %s work failed", hook)
+            self.log.exception("the app's %s work failed", work.__name__)

@@ -389,10 +389,11 @@ class RedisStore:
         key = self._keys.event(account, event_id)
         value = orjson.dumps(decision)
         if marks is None:
+            store = ("SET", key, value, "EX", DEDUP_SECONDS)
             if self._defer:
-                self._defer_record(event_id, _packed(("SET", key, value, "EX", DEDUP_SECONDS)))
-                return None
-            self._run("record", lambda: self._command("SET", key, value, "EX", DEDUP_SECONDS))
+                self._defer_record(event_id, _packed(store))
+            else:
+                self._run("record", lambda: self._command(*store))
             return None
         keys = [key]
         if marks.escalation_cap:

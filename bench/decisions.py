@@ -106,6 +106,9 @@ class Target:
     # gunicorn's worker class and threads per worker (a baseline runs alike).
     worker_class: str = "service"
     threads: int = 1
+    # One part of the redis target's cost measured on its own (--parts): compared
+    # with the baseline, but not a deployment, and no goal applies to it.
+    part: bool = False
 
 
 def class_suffix(worker_class: str, threads: int, several: bool) -> str:
@@ -183,7 +186,7 @@ def build_targets(args: argparse.Namespace, redis_url: str | None) -> list[Targe
                     env={**rules, "POLICY_STATE_URL": "memory://"},
                     compare_to=f"bare-1w{suffix}",
                     single_process=True,
-                    **alike,  # type: ignore[arg-type]
+                    **alike,
                 ),
                 bare_target(1, worker_class, threads, suffix),
             ]
@@ -199,12 +202,49 @@ def build_targets(args: argparse.Namespace, redis_url: str | None) -> list[Targe
                     workers=args.redis_workers,
                     compare_to=baseline.name,
                     redis=True,
-                    **alike,  # type: ignore[arg-type]
+                    **alike,
                 )
             )
+            if args.parts:
+                targets += part_targets(args.redis_workers, alike, suffix, rules, redis_url)
             if baseline not in targets:
                 targets.append(baseline)
     return targets
+
+
+def part_targets(
+    workers: int, alike: dict[str, Any], suffix: str, rules: dict[str, str], redis_url: str
+) -> list[Target]:
+    """The two parts of the redis target's cost, each on the redis target's workers.
+
+    `memory-Nw` is the service's own work without a shared store: the memory
+    store under N workers, each with a state of its own (so not a deployment:
+    its decisions see a part of the load each). `bare-rt-Nw` is the bare app
+    plus one Redis round trip a request, the least a shared store costs.
+    """
+    compare_to = f"bare-{workers}w{suffix}"
+    return [
+        Target(
+            name=f"memory-{workers}w{suffix}",
+            app=SERVICE_APP,
+            env={**rules, "POLICY_STATE_URL": "memory://"},
+            workers=workers,
+            compare_to=compare_to,
+            part=True,
+            **alike,
+        ),
+        Target(
+            name=f"bare-rt-{workers}w{suffix}",
+            app="bare_app:create_app_with_redis()",
+            pythonpath=(str(BENCH_DIR),),
+            env={"BARE_REDIS_URL": redis_url},
+            workers=workers,
+            compare_to=compare_to,
+            redis=True,
+            part=True,
+            **alike,
+        ),
+    ]
 
 
 def check_targets(targets: list[Target]) -> None:
@@ -394,6 +434,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "(one more round, not counted) and print its hottest functions",
     )
     parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="with the redis target, measure the two parts of its cost apart, on its "
+        "workers: `memory-Nw` (the service with the memory store, one state per worker: "
+        "its own work, not a deployment) and `bare-rt-Nw` (the bare app plus one Redis "
+        "round trip a request); the report adds what they leave for the goal",
+    )
+    parser.add_argument(
         "--results-dir",
         type=Path,
         default=RESULTS_DIR,
@@ -561,12 +609,14 @@ class RedisServer:
     statistics and fills it with state.
     """
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, wrapper: Sequence[str] = ()) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise BenchError(f"redis-server is not on PATH; {REDIS_HINT}")
         self.binary = binary
         self.log_path = log_path
+        # A command that runs the server (valgrind, say): its arguments first.
+        self.wrapper = list(wrapper)
         self.port = 0
         self._dir = Path(tempfile.mkdtemp(prefix="policy-bench-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
@@ -588,6 +638,7 @@ class RedisServer:
             self.port = free_port()
             self._process = subprocess.Popen(
                 [
+                    *self.wrapper,
                     self.binary,
                     "--port",
                     str(self.port),
@@ -652,7 +703,7 @@ class RedisServer:
         if process is not None and process.poll() is None:
             process.terminate()
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=15 if not self.wrapper else 120)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
@@ -1094,7 +1145,8 @@ def report(targets: list[Target], summaries: dict[str, Summary], rounds: list[Ro
         s = summaries[target.name]
         rows.append(
             [
-                target.name + (" (baseline)" if target.baseline else ""),
+                target.name
+                + (" (baseline)" if target.baseline else " (part)" if target.part else ""),
                 str(s.workers),
                 f"{s.requests_per_s:.0f}",
                 f"{s.requests_per_s_min:.0f}-{s.requests_per_s_max:.0f}",
@@ -1153,7 +1205,7 @@ def report(targets: list[Target], summaries: dict[str, Summary], rounds: list[Ro
         )
     for target in targets:
         s = summaries[target.name]
-        if s.redis is None or target.compare_to is None:
+        if s.redis is None or target.compare_to is None or target.part:
             continue
         base = summaries[target.compare_to]
         trips = s.redis.round_trips_per_decision
@@ -1163,6 +1215,7 @@ def report(targets: list[Target], summaries: dict[str, Summary], rounds: list[Ro
             f"(at most {GOAL_ROUND_TRIPS:g}: {met(trips <= GOAL_ROUND_TRIPS)}), "
             f"req/s ratio {share:.2f} (at least {GOAL_RATIO:g}: {met(share >= GOAL_RATIO)})"
         )
+    lines += parts_report(targets, summaries)
     busiest = max((r.other_cpu_cores or 0.0 for r in rounds), default=0.0)
     if busiest > OTHER_LOAD_WARNING:
         lines.append(
@@ -1170,6 +1223,33 @@ def report(targets: list[Target], summaries: dict[str, Summary], rounds: list[Ro
             "(column `other load max`): the machine was shared, these numbers are disturbed"
         )
     return "\n".join(lines)
+
+
+def parts_report(targets: list[Target], summaries: dict[str, Summary]) -> list[str]:
+    """What the parts (--parts) say of the redis target's ratio, in bare requests.
+
+    A part's ratio r to the bare app means it costs 1/r - 1 bare requests on
+    top of one. The service's own work S and one round trip R add up, so a
+    service with both reaches at best 1/(1 + S + R) of the bare app; the goal
+    needs S + R <= 1/goal - 1.
+    """
+    parts = [t for t in targets if t.part]
+    if len(parts) != 2:
+        return []
+    service, round_trip = parts
+    base = summaries[service.compare_to or ""].requests_per_s
+    own = summaries[service.name].requests_per_s
+    trip = summaries[round_trip.name].requests_per_s
+    if not (base and own and trip):
+        return []
+    s_cost, r_cost = base / own - 1, base / trip - 1
+    allowed = 1 / GOAL_RATIO - 1
+    return [
+        f"parts, in bare requests: the service's own work {s_cost:.2f} ({service.name}), "
+        f"one round trip {r_cost:.2f} ({round_trip.name}); together {s_cost + r_cost:.2f}, "
+        f"so at best {1 / (1 + s_cost + r_cost):.2f} of the bare app "
+        f"(the goal {GOAL_RATIO:g} allows {allowed:.2f})"
+    ]
 
 
 def met(ok: bool) -> str:

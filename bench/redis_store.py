@@ -24,6 +24,7 @@ import os
 import statistics
 import sys
 import tempfile
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -64,43 +65,41 @@ DECISION = {
 }
 
 
-def run(spread_ms: int, events: int) -> dict[str, float]:
-    """One round on a fresh redis-server: µs per decision and commands per decision."""
+def decide_all(store: RedisStore, spread_ms: int, numbers: Iterable[int]) -> None:
+    """Decision `n` for every n of `numbers`: the observe step and the record, as the service does."""
     crisis = load(ROOT / "rules", T0).rulesets["default"].crisis
     limit = AccountLimit(per_window=10**9, window_ms=60_000)
+    for n in numbers:
+        account, tone, multiplier, customer, thread = COMMENTS[n % len(COMMENTS)]
+        at = T0 + timedelta(milliseconds=n * spread_ms)
+        now_ms = int(at.timestamp() * 1000)
+        author = f"u{n % 997}"
+        obs = Observation(
+            account, f"e{n}", at, author, tone, multiplier, customer, thread,
+            crisis, now_ms, limit, rails=True,
+        )  # fmt: skip
+        store.observe(obs)
+        # escalations for the hostile ones, answers for praise and questions
+        marks = None
+        if tone == "hostile":
+            marks = RailsMarks(now_ms, f"d{n}", escalation_cap=5)
+        elif tone in ("positive", "neutral"):
+            marks = RailsMarks(now_ms, f"d{n}", answered_author=author, answered_keep_ms=3_600_000)
+        store.record(account, f"e{n}", DECISION, marks)
+
+
+def run(spread_ms: int, events: int) -> dict[str, float]:
+    """One round on a fresh redis-server: µs per decision and commands per decision."""
     with tempfile.TemporaryDirectory() as tmp:
         server = RedisServer(Path(tmp) / "redis-server.log")
         server.start()
         store = RedisStore.from_url(server.url)
         try:
-
-            def decide(n: int) -> None:
-                account, tone, multiplier, customer, thread = COMMENTS[n % len(COMMENTS)]
-                at = T0 + timedelta(milliseconds=n * spread_ms)
-                now_ms = int(at.timestamp() * 1000)
-                author = f"u{n % 997}"
-                obs = Observation(
-                    account, f"e{n}", at, author, tone, multiplier, customer, thread,
-                    crisis, now_ms, limit, rails=True,
-                )  # fmt: skip
-                store.observe(obs)
-                # escalations for the hostile ones, answers for praise and questions
-                marks = None
-                if tone == "hostile":
-                    marks = RailsMarks(now_ms, f"d{n}", escalation_cap=5)
-                elif tone in ("positive", "neutral"):
-                    marks = RailsMarks(
-                        now_ms, f"d{n}", answered_author=author, answered_keep_ms=3_600_000
-                    )
-                store.record(account, f"e{n}", DECISION, marks)
-
-            for n in range(WARMUP):
-                decide(n)
+            decide_all(store, spread_ms, range(WARMUP))
             server.reset_stats()
             server_before = cpu_seconds([server.pid])
             own_before = os.times()
-            for n in range(WARMUP, WARMUP + events):
-                decide(n)
+            decide_all(store, spread_ms, range(WARMUP, WARMUP + events))
             own_after = os.times()
             server_after = cpu_seconds([server.pid])
             counts = server.counts((server_after or 0.0) - (server_before or 0.0))

@@ -34,13 +34,16 @@ MINUTE_RING = (60, MINUTE_MS)
 HOUR_RING = (24, HOUR_MS)
 
 _CONSTANTS = f"""
-local STATE_TTL, RECENT_TTL = {STATE_TTL_SECONDS * 1000}, {RECENT_TTL_SECONDS * 1000}
-local TTL_REFRESH, PENDING_TTL = {TTL_REFRESH_MS}, {PENDING_SECONDS * 1000}
-local TRANSITIONS_KEPT, AUTHOR_KEPT, THREAD_KEPT = {TRANSITIONS_KEPT}, {MAX_PER_AUTHOR}, \
-{MAX_PER_THREAD}
+local STATE_TTL, TTL_REFRESH = {STATE_TTL_SECONDS * 1000}, {TTL_REFRESH_MS}
 local ESCALATION_WINDOW = {ESCALATION_WINDOW_MS}
 local M_SIZE, M_WIDTH, H_SIZE, H_WIDTH = {MINUTE_RING[0]}, {MINUTE_RING[1]}, {HOUR_RING[0]}, \
 {HOUR_RING[1]}
+-- Arguments of commands, written out: a number given to redis.call is formatted
+-- with %.17g, which costs the server more than many a command.
+local STATE_TTL_ARG, RECENT_TTL_ARG = '{STATE_TTL_SECONDS * 1000}', '{RECENT_TTL_SECONDS * 1000}'
+local PENDING_TTL_ARG = '{PENDING_SECONDS * 1000}'
+local AUTHOR_LAST_ARG, THREAD_LAST_ARG = '{-(MAX_PER_AUTHOR + 1)}', '{-(MAX_PER_THREAD + 1)}'
+local TRANSITIONS_LAST_ARG = '{TRANSITIONS_KEPT - 1}'
 """
 
 _OBSERVE = """
@@ -74,20 +77,25 @@ local floor = math.floor
 local st_key, mult, tr, ev, an = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local tn = ARGV[7] == '1' and KEYS[6] or nil
 local with_rails = ARGV[8] == '1'
-local at = tonumber(ARGV[1])
+local at, clock = tonumber(ARGV[1]), tonumber(ARGV[9])
 
--- Times (ms) and counts are integers below 10^14 (times until the year 5138), which
--- Lua writes out exactly, without exponent: no string.format needed.
+-- Times (ms) and counts are integers below 2^53, written out with %d: Lua's own
+-- number to text (%.14g, as `..` and table.concat do it) and the %.17g of redis.call
+-- were a quarter of the script's cost, for the same digits.
+local fmt = string.format
+local function int(x) return fmt('%d', x) end
 
-local m_field = 'm:' .. (floor(at / M_WIDTH) % M_SIZE)
-local h_field = 'h:' .. (floor(at / H_WIDTH) % H_SIZE)
+local m_field = fmt('m:%d', floor(at / M_WIDTH) % M_SIZE)
+local h_field = fmt('h:%d', floor(at / H_WIDTH) % H_SIZE)
 local m = redis.call('HMGET', st_key, 'wm', 'level', 'since', 'hold', 'cstart', 'totals', 'mx',
                      'rl_end', 'rl_used', m_field, h_field)
 local known = m[1]
-local wm = tonumber(m[1]) or 0
-local lv, since, hold, cstart = m[2] or 'calm', tonumber(m[3]) or 0, tonumber(m[4]) or 0,
-                                tonumber(m[5]) or 0
-local mx = tonumber(m[7]) or 0
+-- as read (nil when missing), each parsed once: text to number is dear too
+local wm0, since0, hold0, cstart0, mx0 = tonumber(m[1]), tonumber(m[3]), tonumber(m[4]),
+                                         tonumber(m[5]), tonumber(m[7])
+local wm = wm0 or 0
+local lv, since, hold, cstart = m[2] or 'calm', since0 or 0, hold0 or 0, cstart0 or 0
+local mx = mx0 or 0
 -- t[1..6]: the 1 h counters; t[7]: the 24 h volume; tw: the watermark they are at (their
 -- own: the version before this one kept the rings in keys of their own, and while both
 -- run it moves wm without these totals)
@@ -102,30 +110,30 @@ end
 -- the counts of the sorted sets at the watermark
 local function recent(counts)
   counts[8] = 0
-  if mx > wm - HOUR then counts[8] = redis.call('ZCOUNT', mult, '(' .. (wm - HOUR), '+inf') end
-  counts[9] = redis.call('ZCOUNT', an, '(' .. (wm - DAY), '+inf')
+  local hour_ago = fmt('(%d', wm - HOUR)
+  if mx > wm - HOUR then counts[8] = redis.call('ZCOUNT', mult, hour_ago, '+inf') end
+  counts[9] = redis.call('ZCOUNT', an, fmt('(%d', wm - DAY), '+inf')
   counts[10] = 0
-  if tn then counts[10] = redis.call('ZCOUNT', tn, '(' .. (wm - HOUR), '+inf') end
+  if tn then counts[10] = redis.call('ZCOUNT', tn, hour_ago, '+inf') end
   return counts
 end
 
 local function reply(status, counts)
-  local r = {status, lv, cstart, counts[1], counts[2], counts[3], counts[4], counts[5],
-             counts[6], counts[7], counts[8], counts[9], counts[10]}
+  local r = fmt('%s %s %d %d %d %d %d %d %d %d %d %d %d', status, lv, cstart, counts[1],
+                counts[2], counts[3], counts[4], counts[5], counts[6], counts[7], counts[8],
+                counts[9], counts[10])
   if with_rails then
     -- escalations not folded within the hour before now (the record step keeps at most
     -- the cap of them), the newest of them, and when this author was last answered
     local in_hour = redis.call('ZREVRANGEBYSCORE', KEYS[#KEYS - 1], '+inf',
-                               '(' .. (tonumber(ARGV[9]) - ESCALATION_WINDOW))
-    r[14] = #in_hour
-    r[15] = in_hour[1] or '-'
-    r[16] = redis.call('GET', KEYS[#KEYS]) or '-'
+                               fmt('(%d', clock - ESCALATION_WINDOW))
+    r = fmt('%s %d %s %s', r, #in_hour, in_hour[1] or '-', redis.call('GET', KEYS[#KEYS]) or '-')
   end
-  return table.concat(r, ' ')
+  return r
 end
 
 -- the pending mark, and what it replaced when the event was seen before: one command
-local seen = redis.call('SET', ev, '', 'PX', PENDING_TTL, 'NX', 'GET')
+local seen = redis.call('SET', ev, '', 'PX', PENDING_TTL_ARG, 'NX', 'GET')
 if seen then
   return reply('seen', recent({t[1], t[2], t[3], t[4], t[5], t[6], t[7]})) .. '\\n' .. seen
 end
@@ -136,7 +144,7 @@ if per_window > 0 then
   if m[8] == rl_end then rl_used = tonumber(m[9]) end
   if rl_used >= per_window then
     redis.call('DEL', ev)
-    return 'limited ' .. (tonumber(rl_end) - tonumber(ARGV[9]))
+    return fmt('limited %d', tonumber(rl_end) - clock)
   end
 end
 
@@ -153,7 +161,7 @@ local function leave(size, width, prefix, first, last)
   end
   local names, missing = {}, {}
   for b = old - size + 1, new - size do
-    local name = prefix .. (b % size)
+    local name = fmt('%s%d', prefix, b % size)
     names[#names + 1] = name
     if fetched[name] == nil then missing[#missing + 1] = name end
   end
@@ -198,8 +206,8 @@ local function count(field, width, size)
     if tonumber(b) == bucket then v, n, h, p, mm, x = v1, n1, h1, p1, m1, x1 end
   end
   writes[#writes + 1] = field
-  writes[#writes + 1] = bucket .. ',' .. (v + 1) .. ',' .. (n + adds[2]) .. ',' .. (h + adds[3])
-                        .. ',' .. (p + adds[4]) .. ',' .. (mm + adds[5]) .. ',' .. (x + adds[6])
+  writes[#writes + 1] = fmt('%d,%d,%d,%d,%d,%d,%d', bucket, v + 1, n + adds[2], h + adds[3],
+                            p + adds[4], mm + adds[5], x + adds[6])
   return true
 end
 if count(m_field, M_WIDTH, M_SIZE) then
@@ -211,17 +219,17 @@ if negative then
   if ARGV[5] == '1' then
     -- mult only grows here, so only here is it cleaned of authors older than a day
     redis.call('ZADD', mult, 'GT', ARGV[1], ARGV[3])
-    redis.call('ZREMRANGEBYSCORE', mult, '-inf', (wm - DAY))
-    redis.call('PEXPIRE', mult, RECENT_TTL)
+    redis.call('ZREMRANGEBYSCORE', mult, '-inf', int(wm - DAY))
+    redis.call('PEXPIRE', mult, RECENT_TTL_ARG)
     if at > mx then mx = at end
   end
   redis.call('ZADD', an, ARGV[1], ARGV[2])
-  redis.call('ZREMRANGEBYRANK', an, 0, -(AUTHOR_KEPT + 1))
-  redis.call('PEXPIRE', an, RECENT_TTL)
+  redis.call('ZREMRANGEBYRANK', an, '0', AUTHOR_LAST_ARG)
+  redis.call('PEXPIRE', an, RECENT_TTL_ARG)
   if tn then
     redis.call('ZADD', tn, ARGV[1], ARGV[2])
-    redis.call('ZREMRANGEBYRANK', tn, 0, -(THREAD_KEPT + 1))
-    redis.call('PEXPIRE', tn, RECENT_TTL)
+    redis.call('ZREMRANGEBYRANK', tn, '0', THREAD_LAST_ARG)
+    redis.call('PEXPIRE', tn, RECENT_TTL_ARG)
   end
 end
 local counts = recent({t[1], t[2], t[3], t[4], t[5], t[6], t[7]})
@@ -243,7 +251,7 @@ f.velocity = rounded(volume / math.max(math.max(counts[7] - volume, 0) / 23, 1))
 local now = wm
 local moves = {}
 local function move(to, when)
-  moves[#moves + 1] = lv .. ' ' .. to .. ' ' .. when
+  moves[#moves + 1] = fmt('%s %s %d', lv, to, when)
   lv, since, hold = to, when, when
   if to == 'crisis' then cstart = when end
 end
@@ -269,8 +277,8 @@ end
 
 if #moves > 0 then
   for _, mv in ipairs(moves) do redis.call('LPUSH', tr, mv) end
-  redis.call('LTRIM', tr, 0, TRANSITIONS_KEPT - 1)
-  redis.call('PEXPIRE', tr, STATE_TTL)
+  redis.call('LTRIM', tr, '0', TRANSITIONS_LAST_ARG)
+  redis.call('PEXPIRE', tr, STATE_TTL_ARG)
 end
 -- meta: the watermark and totals always, the rest when it changed
 local fields = writes
@@ -278,27 +286,29 @@ local function add(name, value)
   local n = #fields
   fields[n + 1], fields[n + 2] = name, value
 end
-local function put(name, value, before) if value ~= before then add(name, value) end end
-add('totals', wm .. ',' .. table.concat(t, ','))
-put('wm', wm, tonumber(m[1]))
-put('hold', hold, tonumber(m[4]))
+local function put(name, value, before)
+  if value ~= before then add(name, type(value) == 'number' and int(value) or value) end
+end
+add('totals', fmt('%d,%d,%d,%d,%d,%d,%d,%d', wm, t[1], t[2], t[3], t[4], t[5], t[6], t[7]))
+put('wm', wm, wm0)
+put('hold', hold, hold0)
 if #moves > 0 then
   put('level', lv, m[2])
-  put('since', since, tonumber(m[3]))
-  put('cstart', cstart, tonumber(m[5]))
+  put('since', since, since0)
+  put('cstart', cstart, cstart0)
 end
-put('mx', mx, tonumber(m[7]))
+put('mx', mx, mx0)
 if per_window > 0 then
   put('rl_end', rl_end, m[8])
-  add('rl_used', rl_used + 1)
+  add('rl_used', int(rl_used + 1))
 end
 redis.call('HSET', st_key, unpack(fields))
 -- Every key keeps a TTL. The state hash gets one when it is created and is refreshed,
 -- with the keys that live as long as it, once it has run down by TTL_REFRESH.
 if not known or redis.call('PTTL', st_key) < STATE_TTL - TTL_REFRESH then
-  redis.call('PEXPIRE', st_key, STATE_TTL)
-  redis.call('PEXPIRE', tr, STATE_TTL)
-  redis.call('PEXPIRE', mult, RECENT_TTL)
+  redis.call('PEXPIRE', st_key, STATE_TTL_ARG)
+  redis.call('PEXPIRE', tr, STATE_TTL_ARG)
+  redis.call('PEXPIRE', mult, RECENT_TTL_ARG)
 end
 return reply('new', counts)
 """

@@ -457,6 +457,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--warmup must be 0 or more")
     if args.connections < args.wrk_threads:
         parser.error("--connections must be at least --wrk-threads (wrk needs one per thread)")
+    if args.parts and args.store == "memory":
+        parser.error("--parts measures the parts of the redis target: use --store redis or both")
     if not args.worker_classes or len(set(args.worker_classes)) != len(args.worker_classes):
         parser.error("--worker-class needs one or more different classes")
     return args
@@ -1233,23 +1235,26 @@ def parts_report(targets: list[Target], summaries: dict[str, Summary]) -> list[s
     service with both reaches at best 1/(1 + S + R) of the bare app; the goal
     needs S + R <= 1/goal - 1.
     """
-    parts = [t for t in targets if t.part]
-    if len(parts) != 2:
-        return []
-    service, round_trip = parts
-    base = summaries[service.compare_to or ""].requests_per_s
-    own = summaries[service.name].requests_per_s
-    trip = summaries[round_trip.name].requests_per_s
-    if not (base and own and trip):
-        return []
-    s_cost, r_cost = base / own - 1, base / trip - 1
-    allowed = 1 / GOAL_RATIO - 1
-    return [
-        f"parts, in bare requests: the service's own work {s_cost:.2f} ({service.name}), "
-        f"one round trip {r_cost:.2f} ({round_trip.name}); together {s_cost + r_cost:.2f}, "
-        f"so at best {1 / (1 + s_cost + r_cost):.2f} of the bare app "
-        f"(the goal {GOAL_RATIO:g} allows {allowed:.2f})"
-    ]
+    lines = []
+    by_baseline: dict[str, list[Target]] = {}
+    for target in targets:
+        if target.part:
+            by_baseline.setdefault(target.compare_to or "", []).append(target)
+    for baseline, parts in by_baseline.items():
+        service, round_trip = parts  # in part_targets' order
+        base = summaries[baseline].requests_per_s
+        own = summaries[service.name].requests_per_s
+        trip = summaries[round_trip.name].requests_per_s
+        if not (base and own and trip):
+            continue
+        s_cost, r_cost = base / own - 1, base / trip - 1
+        lines.append(
+            f"parts, in bare requests: the service's own work {s_cost:.2f} ({service.name}), "
+            f"one round trip {r_cost:.2f} ({round_trip.name}); together "
+            f"{s_cost + r_cost:.2f}, so at best {1 / (1 + s_cost + r_cost):.2f} of {baseline} "
+            f"(the goal {GOAL_RATIO:g} allows {1 / GOAL_RATIO - 1:.2f})"
+        )
+    return lines
 
 
 def met(ok: bool) -> str:

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from bare_app import REDIS_URL_VARIABLE
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -237,7 +238,7 @@ def part_targets(
             name=f"bare-rt-{workers}w{suffix}",
             app="bare_app:create_app_with_redis()",
             pythonpath=(str(BENCH_DIR),),
-            env={"BARE_REDIS_URL": redis_url},
+            env={REDIS_URL_VARIABLE: redis_url},
             workers=workers,
             compare_to=compare_to,
             redis=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import inspect
 import json
 import os
 import socket
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gunicorn.util  # type: ignore[import-untyped]
 import pytest
 
 from tests.conftest import RULES_DIR, make_event
@@ -21,6 +23,8 @@ from tests.redis_server import free_port
 
 SERVE = [str(Path(sys.executable).parent / "policy-service"), "serve"]
 START_SECONDS = 30.0
+# How long gunicorn's graceful close waits for a client to close its side.
+LINGER = inspect.signature(gunicorn.util.close_graceful).parameters["timeout"].default
 SECRET_TEXT = "my very private words about the flight"
 
 
@@ -170,6 +174,35 @@ def _raw(port: int, request: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(request)
         return sock.recv(4096)
+
+
+def test_a_client_that_keeps_its_socket_open_does_not_hold_the_worker(served: Served) -> None:
+    # One worker. gunicorn's graceful close would wait (up to LINGER seconds) for
+    # the first client to close its side before the worker took the next request.
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as first:
+        first.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while chunk := first.recv(4096):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        started = time.monotonic()
+        assert _status(served.port, "GET", "/healthz") == 200
+        # A bound on a wait, not a speed: the next answer does not wait out the linger.
+        assert time.monotonic() - started < LINGER / 2
+
+
+def test_an_answer_to_a_request_whose_body_was_not_read_arrives_whole(served: Served) -> None:
+    # /healthz reads no body: the bytes left unread go to gunicorn's graceful close.
+    body = b"x" * 20_000
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        sock.sendall(request + body)
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    head, _, content = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(content)["status"] == "ok"
 
 
 def test_gunicorn_answers_431_for_a_too_large_header_field(served: Served) -> None:

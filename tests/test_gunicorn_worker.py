@@ -1,0 +1,71 @@
+"""The serve worker's end of a connection: closed at once when the request was read whole."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from policy_service.gunicorn_worker import close_unless_unread
+
+
+@pytest.fixture
+def connection() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A real loopback TCP connection: (the client's end, the server's end)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname(), timeout=5)
+        server, _ = listener.accept()
+    server.setblocking(True)  # as gunicorn's sync worker keeps it
+    with client, server:
+        yield client, server
+
+
+def test_a_connection_whose_request_was_read_whole_is_closed(
+    connection: tuple[socket.socket, socket.socket],
+) -> None:
+    client, server = connection
+    client.sendall(b"GET / HTTP/1.1\r\n\r\n")
+    assert server.recv(4096) == b"GET / HTTP/1.1\r\n\r\n"
+    server.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    close_unless_unread(server)
+    assert server.fileno() == -1
+    # The client reads the whole answer, then the end: a FIN, not a reset.
+    assert client.recv(4096).startswith(b"HTTP/1.1 200 OK")
+    assert client.recv(4096) == b""
+
+
+def test_a_connection_that_the_client_already_closed_is_closed(
+    connection: tuple[socket.socket, socket.socket],
+) -> None:
+    client, server = connection
+    client.shutdown(socket.SHUT_WR)
+    close_unless_unread(server)
+    assert server.fileno() == -1
+
+
+def test_a_connection_with_unread_bytes_is_left_for_the_graceful_close(
+    connection: tuple[socket.socket, socket.socket],
+) -> None:
+    client, server = connection
+    client.sendall(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")
+    server.recv(len(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n"))
+    close_unless_unread(server)
+    assert server.fileno() != -1
+    # Nothing was consumed: the graceful close still finds every byte to drain.
+    server.settimeout(5)
+    assert server.recv(4096) == b"hello"
+
+
+def test_a_socket_it_cannot_look_into_is_left_open() -> None:
+    class Wrapped(socket.socket):
+        """Reads refuse flags, as an ssl.SSLSocket's do."""
+
+        def recv(self, bufsize: int, flags: int = 0) -> bytes:
+            if flags:
+                raise ValueError("non-zero flags not allowed in calls to recv()")
+            return super().recv(bufsize)
+
+    with Wrapped(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        close_unless_unread(sock)
+        assert sock.fileno() != -1

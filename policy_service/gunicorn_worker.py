@@ -8,16 +8,17 @@ waits for one, and once more when it stops. With the Redis store that sends
 the records it deferred: under load a record rides with the next request's
 observe step, and when the load stops it is sent at once.
 
-One change to the connection's end: gunicorn closes every connection
+One change to the end of a connection. gunicorn closes every connection
 gracefully (RFC 9112, section 9.6): it half-closes, then waits, up to two
 seconds, for the client to close its side, so that request bytes it never
-read cannot make the kernel reset the connection over the end of the answer.
-That wait holds a sync worker, which serves one connection at a time, for a
-round trip to the client after every answer (on loopback under load, for
-the client to be scheduled: a third of the Redis target's idle time in
-bench/). When the request was read whole, nothing is left to cause a reset,
-so this worker closes at once; when bytes are left unread it keeps
-gunicorn's graceful close.
+read cannot make the kernel reset the connection over the end of the
+answer. That wait holds a sync worker, which serves one connection at a
+time, for a round trip to the client after every answer: across a network,
+one RTT per request; on the benchmark's two cores, until the load generator
+is scheduled (bench/README.md, "Closing at once"). When the request was read
+whole nothing is left to cause a reset, so this worker closes at once; when
+bytes are left unread, or it cannot tell (TLS), gunicorn's graceful close
+stays.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ time, for a round trip to the client after every answer: across a network,
 one RTT per request; on the benchmark's two cores, until the load generator
 is scheduled (bench/README.md, "Closing at once"). When the request was read
 whole nothing is left to cause a reset, so this worker closes at once; when
-bytes are left unread, or it cannot tell (TLS), gunicorn's graceful close
-stays.
+bytes are left unread, or it cannot tell (a chunked body, TLS), gunicorn's
+graceful close stays.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from gunicorn.http.body import LengthReader  # type: ignore[import-untyped]
 from gunicorn.workers import sync  # type: ignore[import-untyped]
 
 from policy_service.worker_hooks import WorkerHooks, hooks_of
@@ -55,7 +56,8 @@ class SyncWorker(sync.SyncWorker):  # type: ignore[misc]  # gunicorn has no type
     def handle_request(self, listener: Any, req: Any, client: Any, addr: Any) -> None:
         super().handle_request(listener, req, client, addr)
         # Answered: gunicorn's graceful close of a closed socket returns at once.
-        close_unless_unread(client)
+        if body_read_whole(req):
+            close_unless_unread(client)
 
     def run(self) -> None:
         try:
@@ -73,6 +75,19 @@ class SyncWorker(sync.SyncWorker):  # type: ignore[misc]  # gunicorn has no type
         except Exception:
             # The work is the app's; it must never stop the worker.
             self.log.exception("the app's %s work failed", work.__name__)
+
+
+def body_read_whole(req: Any) -> bool:
+    """Whether the request's body was read to its end (a request without one: at once).
+
+    Only a body of declared length can tell (gunicorn gives a request without
+    a body a length of 0); a chunked one cannot, nor anything this does not
+    recognize, and then the graceful close stays. Without this check a body
+    still on its way (a slow client whose upload the app refused unread)
+    would find the receive buffer empty for a moment and be reset.
+    """
+    reader = getattr(getattr(req, "body", None), "reader", None)
+    return isinstance(reader, LengthReader) and getattr(reader, "length", None) == 0
 
 
 def close_unless_unread(client: socket.socket) -> None:

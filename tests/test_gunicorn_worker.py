@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from gunicorn.config import Config  # type: ignore[import-untyped]
+from gunicorn.http.parser import RequestParser  # type: ignore[import-untyped]
 
-from policy_service.gunicorn_worker import close_unless_unread
+from policy_service.gunicorn_worker import body_read_whole, close_unless_unread
 
 
 @pytest.fixture
@@ -69,3 +72,34 @@ def test_a_socket_it_cannot_look_into_is_left_open() -> None:
     with Wrapped(socket.AF_INET, socket.SOCK_STREAM) as sock:
         close_unless_unread(sock)
         assert sock.fileno() != -1
+
+
+def _request(raw: bytes) -> object:
+    """gunicorn's own parse of `raw`, as the sync worker gets it."""
+    return next(RequestParser(Config(), [raw], ("127.0.0.1", 1)))
+
+
+def test_a_request_without_a_body_counts_as_read_whole() -> None:
+    assert body_read_whole(_request(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+
+
+def test_a_body_of_declared_length_counts_once_read_to_its_end() -> None:
+    req: Any = _request(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+    assert not body_read_whole(req)
+    assert req.body.read() == b"hello"
+    assert body_read_whole(req)
+    # A body read in part (gunicorn reads ahead, but not to the end of 9000 bytes).
+    long: Any = _request(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\n\r\n" + b"x" * 9000
+    )
+    assert long.body.read(3) == b"xxx"
+    assert not body_read_whole(long)
+
+
+def test_a_chunked_body_or_an_unknown_request_never_counts() -> None:
+    chunked: Any = _request(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    )
+    assert chunked.body.read() == b"hello"
+    assert not body_read_whole(chunked)
+    assert not body_read_whole(object())

@@ -205,6 +205,21 @@ def test_an_answer_to_a_request_whose_body_was_not_read_arrives_whole(served: Se
     assert json.loads(content)["status"] == "ok"
 
 
+def test_a_body_still_arriving_after_the_answer_is_drained_not_reset(served: Served) -> None:
+    # /healthz reads no body. The rest of it arrives after the answer, when the
+    # receive buffer was empty for a while: the connection must not be reset.
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 40000\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        time.sleep(0.2)  # the server has answered and decided how to close
+        sock.sendall(b"x" * 40000)
+        sock.shutdown(socket.SHUT_WR)
+        while sock.recv(4096):  # a reset raises ConnectionResetError here
+            pass
+
+
 def test_gunicorn_answers_431_for_a_too_large_header_field(served: Served) -> None:
     big = b"X-Big: " + b"a" * 9000 + b"\r\n"
     answer = _raw(served.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + big + b"\r\n")

@@ -75,7 +75,7 @@ from decisions import (
 )
 
 sys.path.insert(0, str(ROOT))  # the test suite's cluster: tests/redis_cluster.py
-from policy_service.state.redis_store import DEFAULT_PREFIX  # noqa: E402
+from policy_service.state.redis_codec import DEFAULT_PREFIX  # noqa: E402
 from tests.redis_cluster import LocalCluster  # noqa: E402
 
 INSTANCES = 3

@@ -2,7 +2,8 @@
 
 These are the decision path's pure-Python hot spots (the list below): the
 text analyzer, the event fast path, the evaluator, the engine's glue, the
-memory store and crisis levels, rails, rate limits and metrics, and a
+memory store and crisis levels, the Redis store's key names and reply parsing,
+rails, rate limits and metrics, and a
 replay's loop, summary and decoding of the reader's events. mypyc compiles their
 type-checked source as it is (mypy --strict holds for the package), so the
 compiled and the pure-Python modules are the same code, and the test suite
@@ -31,6 +32,7 @@ NATIVE_MODULES = (
     "policy_service/ratelimit.py",
     "policy_service/state/levels.py",
     "policy_service/state/memory.py",
+    "policy_service/state/redis_codec.py",
     "policy_service/timefmt.py",
     "policy_service/replay/summary.py",
     "policy_service/replay/runner.py",

@@ -33,9 +33,9 @@ from redis.exceptions import (
 from redis.retry import Retry
 
 from policy_service.errors import ConfigError
+from policy_service.state.redis_codec import DEFAULT_PREFIX
 from policy_service.state.redis_permits import RedisPermits
 from policy_service.state.redis_store import (
-    DEFAULT_PREFIX,
     HEALTH_CHECK_SECONDS,
     RETRIES,
     SOCKET_TIMEOUT_SECONDS,

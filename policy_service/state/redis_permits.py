@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import redis
 
 from policy_service.errors import StoreUnavailable
+from policy_service.state.redis_codec import DEFAULT_PREFIX
 from policy_service.state.redis_store import (
-    DEFAULT_PREFIX,
     SOCKET_TIMEOUT_SECONDS,
     CircuitBreaker,
 )

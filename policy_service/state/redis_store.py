@@ -18,7 +18,6 @@ from redis.backoff import EqualJitterBackoff
 from redis.retry import Retry
 
 from policy_service.errors import StoreUnavailable
-from policy_service.events import is_valid_id
 from policy_service.state import (
     ABANDONED,
     DEDUP_SECONDS,
@@ -28,10 +27,16 @@ from policy_service.state import (
     Observation,
     Observed,
     RailsMarks,
-    RailsSeen,
 )
-from policy_service.state.levels import COUNTERS, derive
-from policy_service.state.memory import empty_account_state, from_ms, iso, to_ms
+from policy_service.state.memory import empty_account_state, iso
+from policy_service.state.redis_codec import (
+    DEFAULT_PREFIX,
+    Keys,
+    observe_args,
+    observed,
+    ring_totals,
+    transition,
+)
 from policy_service.state.redis_lua import (
     HOUR_RING,
     LIMIT_TTL_MARGIN_MS,
@@ -48,7 +53,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DEFAULT_PREFIX = "policy:"
 # A request's whole budget is a few of these; a slow Redis must not hold a decision up.
 SOCKET_TIMEOUT_SECONDS = 0.25
 HEALTH_CHECK_SECONDS = 30
@@ -57,72 +61,11 @@ BREAKER_PAUSE_SECONDS = 1.0
 OBSERVE_SCRIPTS_KEPT = 16
 
 
-class Keys:
-    """Key names under one prefix; each carries its account as the hash tag `{account}`.
-
-    Ids are checked here, the one place they become key names, so that no
-    caller can smuggle a brace or a separator into another account's keys.
-    """
-
-    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
-        self.prefix = prefix
-
-    def _account(self, account: str) -> str:
-        return f"{self.prefix}{{{_checked('account', account)}}}"
-
-    def meta(self, account: str) -> str:
-        return f"{self._account(account)}:meta"
-
-    def observe(self, obs: Observation) -> list[str]:
-        """The observe script's keys, in the order redis_lua expects; each id checked once."""
-        base = self._account(obs.account)
-        author = _checked("author", obs.author_id)
-        keys = [
-            f"{base}:meta",
-            f"{base}:mult",
-            f"{base}:tr",
-            f"{base}:ev:{_checked('event', obs.event_id)}",
-            f"{base}:an:{author}",
-        ]
-        if obs.thread_id is not None:
-            keys.append(f"{base}:tn:{_checked('thread', obs.thread_id)}")
-        if obs.rails:
-            keys += (f"{base}:esc", f"{base}:aa:{author}")
-        return keys
-
-    def multipliers(self, account: str) -> str:
-        return f"{self._account(account)}:mult"
-
-    def author(self, account: str, author_id: str) -> str:
-        return f"{self._account(account)}:an:{_checked('author', author_id)}"
-
-    def thread(self, account: str, thread_id: str) -> str:
-        return f"{self._account(account)}:tn:{_checked('thread', thread_id)}"
-
-    def event(self, account: str, event_id: str) -> str:
-        return f"{self._account(account)}:ev:{_checked('event', event_id)}"
-
-    def transitions(self, account: str) -> str:
-        return f"{self._account(account)}:tr"
-
-    def escalations(self, account: str) -> str:
-        return f"{self._account(account)}:esc"
-
-    def answered(self, account: str, author_id: str) -> str:
-        return f"{self._account(account)}:aa:{_checked('author', author_id)}"
-
-
 def _packed(args: tuple[str | bytes | int, ...]) -> bytes:
     """A command in the Redis protocol, as redis-py would write it (hiredis packs it in C)."""
     # hiredis declares a one-element tuple, but takes any number of arguments.
     packed: bytes = hiredis.pack_command(args)  # type: ignore[arg-type]
     return packed
-
-
-def _checked(kind: str, value: str) -> str:
-    if not is_valid_id(value):
-        raise ValueError(f"invalid {kind} id {value!r}: 1-64 letters, digits or . _ : -")
-    return value
 
 
 class CircuitBreaker:
@@ -359,25 +302,11 @@ class RedisStore:
         return result
 
     def observe(self, observation: Observation) -> Observed:
-        obs = observation
-        keys = self._keys.observe(obs)
-        limit = obs.limit
-        args: list[bytes | str | int] = [
-            to_ms(obs.at),
-            obs.event_id,
-            obs.author_id,
-            obs.tone,
-            "1" if obs.is_multiplier else "0",
-            "1" if obs.is_customer is False else "0",
-            "0" if obs.thread_id is None else "1",
-            "1" if obs.rails else "0",
-            obs.now_ms,
-            0 if limit is None else limit.per_window,
-            0 if limit is None else (obs.now_ms // limit.window_ms + 1) * limit.window_ms,
-        ]
-        script = self._observe_script(obs.crisis)
+        keys = self._keys.observe(observation)
+        args = observe_args(observation)
+        script = self._observe_script(observation.crisis)
         reply: str = self._run("observe", lambda: self._evalsha(script, keys, args))
-        return _observed(reply)
+        return observed(reply)
 
     def record(
         self,
@@ -495,7 +424,7 @@ class RedisStore:
                 "1h": ring_totals(meta, "m:", now, *MINUTE_RING),
                 "24h": ring_totals(meta, "h:", now, *HOUR_RING),
             },
-            "transitions": [_transition(raw) for raw in transitions],
+            "transitions": [transition(raw) for raw in transitions],
         }
 
     def _pipeline(self) -> Pipeline | ClusterPipeline:
@@ -524,31 +453,6 @@ def _read_records(connection: AbstractConnection, unsent: list[tuple[str, bytes]
             log.warning("decision for %s not recorded: %s", event_id, exc)
 
 
-def ring_totals(
-    meta: Mapping[str, str], prefix: str, watermark_ms: int, size: int, width_ms: int
-) -> dict[str, int]:
-    """Sum the ring's slots (the fields of `meta` named `prefix` + slot) that the window covers.
-
-    A slot is packed as "bucket,volume,negative,hostile,positive,multiplier,non_customer",
-    the counters in the order of levels.COUNTERS.
-    """
-    newest = watermark_ms // width_ms
-    total = dict.fromkeys(COUNTERS, 0)
-    for name, packed in meta.items():
-        if not name.startswith(prefix):
-            continue
-        bucket, *counts = (int(n) for n in packed.split(","))
-        if newest - size < bucket <= newest:
-            for name, count in zip(COUNTERS, counts, strict=True):
-                total[name] += count
-    return total
-
-
-def _transition(raw: str) -> dict[str, str]:
-    before, after, at_ms = raw.split(" ")
-    return {"from": before, "to": after, "at": iso(int(at_ms))}
-
-
 # Mark a pending event as counted but undecided, for as long as a decision would
 # be kept (a later copy must not be counted again); a recorded decision stays.
 # KEYS[1] ev:<event_id>; ARGV[1] the mark; ARGV[2] its TTL in seconds
@@ -558,58 +462,6 @@ if redis.call('GET', KEYS[1]) == '' then
 end
 return 0
 """
-
-
-def _observed(reply: str) -> Observed:
-    """The script's reply as an Observed, with the derived fields computed by levels.derive."""
-    if reply.startswith("limited "):
-        return Observed({}, retry_after_ms=int(reply[8:]))
-    head, _, decision = reply.partition("\n")
-    status, level, crisis_start, *numbers = head.split(" ")
-    rails = _rails_seen(numbers[10:]) if len(numbers) > 10 else None
-    (
-        volume,
-        negative,
-        hostile,
-        positive,
-        multiplier,
-        non_customer,
-        volume_24h,
-        multipliers_1h,
-        author_negative,
-        thread_negative,
-    ) = map(int, numbers[:10])
-    counts_1h = {
-        "volume": volume,
-        "negative": negative,
-        "hostile": hostile,
-        "positive": positive,
-        "multiplier": multiplier,
-        "non_customer": non_customer,
-    }
-    fields = derive(counts_1h, volume_24h)
-    fields["multipliers_1h"] = multipliers_1h
-    fields["author_negative_24h"] = author_negative
-    fields["thread_negative_1h"] = thread_negative
-    fields["crisis_level"] = level
-    since = from_ms(int(crisis_start)) if level in ("crisis", "recovery") else None
-    if status == "seen":
-        if decision == ABANDONED:
-            return Observed(fields, retry=True, crisis_since=since, rails=rails)
-        if decision == "":
-            return Observed(fields, pending=True, crisis_since=since, rails=rails)
-        previous: dict[str, Any] = orjson.loads(decision)
-        return Observed(fields, previous=previous)
-    return Observed(fields, crisis_since=since, rails=rails)
-
-
-def _rails_seen(parts: list[str]) -> RailsSeen:
-    count, newest, answered = parts
-    return RailsSeen(
-        escalations_1h=int(count),
-        open_escalation=None if newest == "-" else newest,
-        author_answered_ms=None if answered == "-" else int(answered),
-    )
 
 
 # Store a decision and update the rails' state, atomically: the escalation cap

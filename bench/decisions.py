@@ -63,8 +63,9 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SERVICE_APP = "policy_service.app:create_app()"
 # --worker-class names of our own: `service` is the class `policy-service serve`
 # runs (gunicorn's sync worker that sends the Redis store's deferred records
-# when it is idle, policy_service/gunicorn_worker.py); the bare app runs under
-# it exactly as under `sync`, having no idle work.
+# when it is idle and closes an answered connection at once,
+# policy_service/gunicorn_worker.py); the bare app has no idle work, but its
+# connections close at once under it too, not under `sync`.
 WORKER_CLASSES = {"service": "policy_service.gunicorn_worker.SyncWorker"}
 SINGLE_THREADED = ("sync", "service")
 # Worker processes of the redis target and of its baseline: measured on a

@@ -14,7 +14,9 @@ Why these values:
 - the worker class is gunicorn's sync worker plus the app's idle work
   (policy_service.gunicorn_worker): with Redis a decision's record rides with
   the worker's next command, one wait for Redis a decision instead of two,
-  and is sent as soon as no request is waiting (docs/state.md).
+  and is sent as soon as no request is waiting (docs/state.md). It also
+  closes a connection once answered when the request was read whole, instead
+  of waiting up to 2 s for the client to close first.
 - no preload: every worker builds its own engine rule sets and watcher thread
   after the fork (threads and the engine's handles do not survive a fork).
 - timeout 30 s: far above the state store's budget (0.25 s socket timeouts, at
@@ -34,7 +36,8 @@ from typing import Any
 
 from policy_service.logs import install_json_handler
 
-# gunicorn's sync worker that tells the app when it is idle (see gunicorn_worker).
+# gunicorn's sync worker that tells the app when it is idle and closes answered
+# connections at once (see gunicorn_worker).
 worker_class = "policy_service.gunicorn_worker.SyncWorker"
 preload_app = False
 timeout = 30

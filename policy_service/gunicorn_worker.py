@@ -1,4 +1,5 @@
-"""The worker class of `policy-service serve`: gunicorn's sync worker, told when it is idle.
+"""The worker class of `policy-service serve`: gunicorn's sync worker, told when it is idle,
+closing an answered connection at once.
 
 Exactly gunicorn's sync worker (one request at a time, a process per
 worker), plus the app's idle work (policy_service.worker_hooks): the worker
@@ -24,6 +25,7 @@ graceful close stays.
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -93,15 +95,20 @@ def body_read_whole(req: Any) -> bool:
 def close_unless_unread(client: socket.socket) -> None:
     """Close `client` now when its receive buffer is empty; otherwise leave it open.
 
-    An empty buffer means the request was read whole: closing sends a plain
-    FIN. Bytes still there (a body the app did not read, a request sent behind
-    this one) would make the kernel answer the close with a reset, so that
-    connection is left to gunicorn's graceful close, which drains them first.
-    So is a socket this cannot look into (TLS: its reads take no flags).
+    Called once the answer is written and the body was read to its end: an
+    empty buffer then means nothing is left of the request, and closing sends
+    a plain FIN. Bytes still there (a request sent behind this one) would make
+    the kernel answer the close with a reset, so that connection is left to
+    gunicorn's graceful close, which drains them first. Only bytes that have
+    arrived can be seen: any sent after this look get a reset, as they would
+    have from gunicorn's sync worker before version 27 (every answer says
+    `Connection: close`, so a client has no reason to send more). A TLS
+    socket, which this cannot look into, is left open too.
     """
+    if isinstance(client, ssl.SSLSocket):
+        return
     try:
-        client.setblocking(False)
-        unread = client.recv(1, socket.MSG_PEEK)
+        unread = client.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except BlockingIOError:
         unread = b""  # nothing to read: the request was consumed whole
     except (OSError, ValueError):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from gunicorn.config import Config  # type: ignore[import-untyped]
 from gunicorn.http.parser import RequestParser  # type: ignore[import-untyped]
+from gunicorn.workers import sync  # type: ignore[import-untyped]
 
-from policy_service.gunicorn_worker import body_read_whole, close_unless_unread
+from policy_service.gunicorn_worker import SyncWorker, body_read_whole, close_unless_unread
 
 
 @pytest.fixture
@@ -103,3 +105,42 @@ def test_a_chunked_body_or_an_unknown_request_never_counts() -> None:
     assert chunked.body.read() == b"hello"
     assert not body_read_whole(chunked)
     assert not body_read_whole(object())
+
+
+def test_a_tls_socket_is_left_to_the_graceful_close() -> None:
+    context = ssl.create_default_context()
+    with context.wrap_socket(
+        socket.socket(), server_hostname="localhost", do_handshake_on_connect=False
+    ) as sock:
+        close_unless_unread(sock)
+        assert sock.fileno() != -1
+
+
+class _Answered(Exception):
+    """What the stub of gunicorn's handle_request raises, when told to."""
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_only_an_answered_request_closes_its_connection_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+    connection: tuple[socket.socket, socket.socket],
+    fails: bool,
+) -> None:
+    client, server = connection
+
+    def handle_request(
+        self: object, listener: object, req: object, sock: object, addr: object
+    ) -> None:
+        if fails:
+            raise _Answered  # gunicorn's error paths close the connection themselves
+
+    monkeypatch.setattr(sync.SyncWorker, "handle_request", handle_request)
+    worker = object.__new__(SyncWorker)  # no master, no sockets: only the method is used
+    req = _request(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    if fails:
+        with pytest.raises(_Answered):
+            worker.handle_request(None, req, server, ("127.0.0.1", 1))
+        assert server.fileno() != -1
+    else:
+        worker.handle_request(None, req, server, ("127.0.0.1", 1))
+        assert server.fileno() == -1

@@ -176,15 +176,20 @@ def _raw(port: int, request: bytes) -> bytes:
         return sock.recv(4096)
 
 
+def _until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends on `sock` until it closes its side."""
+    received = b""
+    while chunk := sock.recv(4096):
+        received += chunk
+    return received
+
+
 def test_a_client_that_keeps_its_socket_open_does_not_hold_the_worker(served: Served) -> None:
     # One worker. gunicorn's graceful close would wait (up to LINGER seconds) for
     # the first client to close its side before the worker took the next request.
     with socket.create_connection(("127.0.0.1", served.port), timeout=10) as first:
         first.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        answer = b""
-        while chunk := first.recv(4096):
-            answer += chunk
-        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert _until_closed(first).startswith(b"HTTP/1.1 200 ")
         started = time.monotonic()
         assert _status(served.port, "GET", "/healthz") == 200
         # A bound on a wait, not a speed: the next answer does not wait out the linger.
@@ -197,9 +202,7 @@ def test_an_answer_to_a_request_whose_body_was_not_read_arrives_whole(served: Se
     request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
     with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
         sock.sendall(request + body)
-        answer = b""
-        while chunk := sock.recv(4096):
-            answer += chunk
+        answer = _until_closed(sock)
     head, _, content = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 ")
     assert json.loads(content)["status"] == "ok"

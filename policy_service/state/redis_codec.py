@@ -1,7 +1,9 @@
 """What the Redis store writes and reads: key names, the observe step's arguments and reply.
 
-No I/O here, and no redis client: these run for every event, so this module
-is compiled (docs/native.md), and the store (redis_store) does the talking.
+No I/O here, and no redis client: the store (redis_store) does the talking.
+The keys, arguments and reply are made for every event, so this module is
+compiled (docs/native.md); the account state's readers (ring_totals,
+transition) are here because they read the same layout.
 """
 
 from __future__ import annotations

@@ -207,6 +207,19 @@ def build_targets(args: argparse.Namespace, redis_url: str | None) -> list[Targe
                     **alike,
                 )
             )
+            for variant, settings in args.redis_variants:
+                # The same service and workers with other settings, beside it in every round.
+                targets.append(
+                    Target(
+                        name=f"redis-{variant}{suffix}",
+                        app=SERVICE_APP,
+                        env={**rules, "POLICY_STATE_URL": redis_url, **settings},
+                        workers=args.redis_workers,
+                        compare_to=baseline.name,
+                        redis=True,
+                        **alike,
+                    )
+                )
             if args.parts:
                 targets += part_targets(args.redis_workers, alike, suffix, rules, redis_url)
             if baseline not in targets:
@@ -444,6 +457,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "round trip a request); the report adds what they leave for the goal",
     )
     parser.add_argument(
+        "--redis-variant",
+        dest="redis_variants",
+        action="append",
+        type=redis_variant,
+        default=[],
+        metavar="NAME:POLICY_X=V[,POLICY_Y=W]",
+        help="one more redis target, `redis-NAME`, with these settings on top of the redis "
+        "target's, against the same baseline in the same rounds (e.g. "
+        "`block:POLICY_REDIS_REPLY_POLLS=0`); may be given several times",
+    )
+    parser.add_argument(
         "--results-dir",
         type=Path,
         default=RESULTS_DIR,
@@ -459,11 +483,34 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--warmup must be 0 or more")
     if args.connections < args.wrk_threads:
         parser.error("--connections must be at least --wrk-threads (wrk needs one per thread)")
+    if args.redis_variants and args.store == "memory":
+        parser.error("--redis-variant adds redis targets: use --store redis or both")
+    if len({name for name, _ in args.redis_variants}) != len(args.redis_variants):
+        parser.error("--redis-variant names must differ")
     if args.parts and args.store == "memory":
         parser.error("--parts measures the parts of the redis target: use --store redis or both")
     if not args.worker_classes or len(set(args.worker_classes)) != len(args.worker_classes):
         parser.error("--worker-class needs one or more different classes")
     return args
+
+
+def redis_variant(text: str) -> tuple[str, dict[str, str]]:
+    """`NAME:POLICY_X=V,...` as the variant's name and its settings."""
+    name, colon, assignments = text.partition(":")
+    if not colon or not name.replace("-", "").isalnum():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a variant is NAME:POLICY_X=V[,...], NAME of letters, digits and -"
+        )
+    settings: dict[str, str] = {}
+    for assignment in assignments.split(","):
+        key, equals, value = assignment.partition("=")
+        if not equals or not key.startswith("POLICY_") or key == "POLICY_STATE_URL":
+            raise argparse.ArgumentTypeError(
+                f"{assignment!r}: each setting is POLICY_NAME=VALUE (the store's URL is the "
+                "redis target's)"
+            )
+        settings[key] = value
+    return name, settings
 
 
 def add_load_options(

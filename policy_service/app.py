@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -123,9 +123,12 @@ def create_app(
     )
     app.extensions[ACCESS_KEY] = access
     if isinstance(store, RedisStore):
-        # The service's worker sends deferred records whenever it is idle.
+        # The service's worker serves one request at a time and sends deferred
+        # records whenever it is idle.
         app.extensions[WORKER_HOOKS_KEY] = WorkerHooks(
-            start=store.defer_records, idle=store.flush, request_done=store.request_done
+            start=_worker_start(store, settings.redis_reply_polls),
+            idle=store.flush,
+            request_done=store.request_done,
         )
     app.register_blueprint(bp)
     # Deny by default: a route that no access rule names is a mistake, found at start.
@@ -166,6 +169,16 @@ class NoSessions(SessionInterface):
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         return None
+
+
+def _worker_start(store: RedisStore, reply_polls: int) -> Callable[[], None]:
+    """What the Redis store does differently under the service's worker (WorkerHooks.start)."""
+
+    def start() -> None:
+        store.defer_records()
+        store.poll_for_replies(reply_polls)
+
+    return start
 
 
 def open_store(url: str) -> StateStore:

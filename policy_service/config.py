@@ -48,6 +48,9 @@ class Settings:
     rate_limit_window: int = 60  # seconds
     rate_limit_token: int = 60_000  # requests per token (caller) per window
     rate_limit_account: int = 6_000  # new events per account per window
+    # Polls of the Redis socket, the core yielded between them, before a worker of
+    # `serve` blocks for a reply (state/reply_wait.py); 0: it blocks at once.
+    redis_reply_polls: int = 300
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -120,6 +123,8 @@ class Settings:
             raise ConfigError(f"{PREFIX}WORKERS must be 0 (automatic) or more")
         if self.rate_limit_window < 1:
             raise ConfigError(f"{PREFIX}RATE_LIMIT_WINDOW must be 1 second or more")
+        if self.redis_reply_polls < 0:
+            raise ConfigError(f"{PREFIX}REDIS_REPLY_POLLS must be 0 (off) or more")
         for name in ("rate_limit_token", "rate_limit_account"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{PREFIX}{name.upper()} must be 0 (off) or more")

@@ -29,3 +29,13 @@ def test_settings_build_and_test_names_and_other_variables_are_not_reported() ->
         "MY_POLICY_THING": "x",
     }
     assert Settings.unknown_names(env) == []
+
+
+def test_a_negative_reply_poll_count_is_refused_with_what_it_may_be() -> None:
+    import pytest
+
+    from policy_service.errors import ConfigError
+
+    assert Settings.from_env({"POLICY_REDIS_REPLY_POLLS": "0"}).redis_reply_polls == 0
+    with pytest.raises(ConfigError, match="POLICY_REDIS_REPLY_POLLS must be 0 \\(off\\) or more"):
+        Settings.from_env({"POLICY_REDIS_REPLY_POLLS": "-5"})

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import redis
 
+from policy_service.config import Settings
 from policy_service.state import (
     AccountLimit,
     CrisisRules,
@@ -44,8 +45,10 @@ def store(request: pytest.FixtureRequest) -> Iterator[StateStore]:
     else:
         redis_store = RedisStore.from_url(request.getfixturevalue("clean_redis_url"))
         if request.param == "redis-deferred":
-            # As the service's gunicorn worker runs it: records go with the next command.
+            # As the service's gunicorn worker runs it: records go with the next
+            # command, replies are polled for.
             redis_store.defer_records()
+            redis_store.poll_for_replies(Settings().redis_reply_polls)
     yield redis_store
     redis_store.close()
 

@@ -194,15 +194,28 @@ def test_a_decision_after_a_deferred_one_sends_it(
 
 
 def test_the_app_offers_its_worker_the_deferred_records(
-    clean_redis_url: str, raw: redis.Redis[str]
+    clean_redis_url: str, raw: redis.Redis[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from policy_service.app import create_app
     from policy_service.clock import FixedClock
     from policy_service.worker_hooks import hooks_of
     from tests.conftest import NOW, RULES_DIR, make_event
 
+    polls: list[int] = []
+    poll_for_replies = RedisStore.poll_for_replies
+
+    def recorded(store: RedisStore, count: int) -> None:
+        polls.append(count)
+        poll_for_replies(store, count)
+
+    monkeypatch.setattr(RedisStore, "poll_for_replies", recorded)
     app = create_app(
-        {"rules_dir": RULES_DIR, "state_url": clean_redis_url, "reload_interval": 0},
+        {
+            "rules_dir": RULES_DIR,
+            "state_url": clean_redis_url,
+            "reload_interval": 0,
+            "redis_reply_polls": 40,
+        },
         clock=FixedClock(NOW),
     )
     hooks = hooks_of(app)
@@ -211,7 +224,9 @@ def test_the_app_offers_its_worker_the_deferred_records(
     key = "policy:{acme}:ev:w-1"
     assert client.post("/v1/decisions", json=make_event(event_id="w-1")).status_code == 200
     assert raw.get(key) != ""  # not started: recorded at once
+    assert polls == []
     hooks.start()  # what serve's worker does once the app is loaded
+    assert polls == [40]  # and from then on it polls for replies
     key = "policy:{acme}:ev:w-2"
     assert client.post("/v1/decisions", json=make_event(event_id="w-2")).status_code == 200
     assert raw.get(key) == ""

@@ -43,6 +43,7 @@ from policy_service.state.redis_lua import (
     MINUTE_RING,
     observe_script,
 )
+from policy_service.state.reply_wait import PollBudget, SocketPoller, pollable, wait_for_reply
 
 if TYPE_CHECKING:
     from redis.client import Pipeline
@@ -133,6 +134,9 @@ class _Pinned(threading.local):
     unsent: list[tuple[str, bytes]] | None = None
     # True once the unsent records have outlived the request that deferred them
     carried = False
+    # with poll_for_replies: the connection's socket as polled, and the thread's budget
+    poller: SocketPoller | None = None
+    budget: PollBudget | None = None
 
 
 class RedisStore:
@@ -156,6 +160,10 @@ class RedisStore:
     that command's. A decision then costs one wait for Redis instead of two,
     on both sides of the connection. Whoever enables this must call `flush()`
     whenever the thread goes idle.
+
+    With `poll_for_replies(polls)` (the same worker calls it), a thread that
+    has sent a command polls the socket for the reply, yielding the core
+    between polls, before it blocks in the read (see reply_wait).
     """
 
     def __init__(
@@ -173,6 +181,7 @@ class RedisStore:
         self._keys = Keys(prefix)
         self._breaker = breaker or CircuitBreaker()
         self._defer = False  # see defer_records
+        self._reply_polls = 0  # see poll_for_replies
         # One observe script per rule set's crisis conditions (see redis_lua), by
         # their JSON; a reload with other conditions adds one.
         self._observe_scripts: dict[str, _Script] = {}
@@ -239,6 +248,8 @@ class RedisStore:
         def send() -> Any:
             nonlocal records_answered
             connection.send_packed_command((data,))  # type: ignore[no-untyped-call]
+            if self._reply_polls:
+                self._wait_for_reply(connection)
             if unsent:
                 _read_records(connection, unsent)
                 records_answered = True
@@ -265,6 +276,20 @@ class RedisStore:
             # read): connect again for the next command, as redis-py would.
             if connection.should_reconnect():  # type: ignore[no-untyped-call]
                 connection.disconnect()  # type: ignore[no-untyped-call]
+
+    def _wait_for_reply(self, connection: AbstractConnection) -> None:
+        # redis-py keeps the connected socket there; the read that follows is its own.
+        sock = connection._sock
+        pinned = self._pinned
+        poller = pinned.poller
+        if poller is None or poller.sock is not sock:
+            # the first command of the thread, or the connection was made again
+            if not pollable(sock):
+                return
+            poller = pinned.poller = SocketPoller(sock)
+        if pinned.budget is None:
+            pinned.budget = PollBudget(self._reply_polls)
+        wait_for_reply(poller, pinned.budget)
 
     def _evalsha(self, script: _Script, keys: list[str], args: list[bytes | str | int]) -> Any:
         try:
@@ -349,6 +374,16 @@ class RedisStore:
         connection, after each request, and when it stops).
         """
         self._defer = True
+
+    def poll_for_replies(self, polls: int) -> None:
+        """From now on a thread polls for a reply up to `polls` times before it blocks.
+
+        Only for a caller that serves one request at a time per thread and
+        process (policy_service.gunicorn_worker): a polling thread keeps its
+        core while no other process wants it. 0 turns it off.
+        """
+        self._reply_polls = PollBudget(polls).most
+        self._pinned.budget = None
 
     def _defer_record(self, event_id: str, command: bytes) -> None:
         pinned = self._pinned

@@ -1,0 +1,83 @@
+"""Waiting for a Redis reply by polling its socket, the core yielded between polls.
+
+A sync worker that blocks in recv() for a reply a local Redis sends within
+tens of microseconds pays for the sleep more than for the wait: the core
+goes idle (on a virtual machine the hypervisor may take it), and the wake-up
+costs latency and runs the worker on cold caches. Polling the socket, and
+giving the core to any other runnable process between two polls, keeps the
+worker on its core while nothing else needs it. Measured in bench/README.md
+("Polling for the reply").
+
+The poll budget adapts, so that a Redis whose replies take longer than the
+budget (a remote one, a slow script) does not cost a spin with every
+command: a wait that ended in a blocking read halves the next budget, down
+to PROBE_POLLS; a reply found by polling restores the full budget.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import ssl
+from collections.abc import Callable
+from typing import TypeGuard
+
+# What a wait costs at least once replies stopped coming within the budget:
+# enough polls to notice when they come fast again.
+PROBE_POLLS = 8
+
+
+class PollBudget:
+    """How many polls the next wait may spend before it blocks in the read."""
+
+    def __init__(self, most: int) -> None:
+        if most < 0:
+            raise ValueError(f"a poll budget is 0 (off) or more, not {most}")
+        self.most = most
+        self.polls = most
+
+    def spent(self, found: bool) -> None:
+        """Adapt to a wait that found its reply by polling, or did not."""
+        if found:
+            self.polls = self.most
+        else:
+            self.polls = max(min(PROBE_POLLS, self.most), self.polls // 2)
+
+
+def poll_until(ready: Callable[[], bool], polls: int, pause: Callable[[], None]) -> bool:
+    """Call `ready` up to `polls` times, `pause` between two calls; whether it became true."""
+    for done in range(polls):
+        if ready():
+            return True
+        if done + 1 < polls:
+            pause()
+    return False
+
+
+class SocketPoller:
+    """Tells whether a socket has bytes to read, without blocking; one per socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._poll = select.poll()
+        self._poll.register(sock.fileno(), select.POLLIN)
+
+    def readable(self) -> bool:
+        # POLLERR, POLLHUP and POLLNVAL count too: the read that follows reports them.
+        return bool(self._poll.poll(0))
+
+
+def pollable(sock: object) -> TypeGuard[socket.socket]:
+    """Whether polling the file descriptor tells that a reply came.
+
+    A TLS socket may hold a decrypted reply that its descriptor no longer
+    shows: it is read at once instead.
+    """
+    return isinstance(sock, socket.socket) and not isinstance(sock, ssl.SSLSocket)
+
+
+def wait_for_reply(poller: SocketPoller, budget: PollBudget) -> None:
+    """Poll for a reply within the budget, yielding the core between polls; adapt the budget."""
+    if budget.polls:
+        budget.spent(poll_until(poller.readable, budget.polls, os.sched_yield))

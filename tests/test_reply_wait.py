@@ -12,7 +12,9 @@ import redis
 
 from policy_service.state.redis_store import RedisStore
 from policy_service.state.reply_wait import (
+    MISSES_BEFORE_PROBING,
     PROBE_POLLS,
+    RETRY_EVERY,
     PollBudget,
     SocketPoller,
     poll_until,
@@ -23,20 +25,34 @@ from tests.test_state_conformance import minutes, observation
 POLLS = 300
 
 
-def test_a_budget_is_halved_by_each_wait_that_blocked_down_to_the_probe() -> None:
+def test_a_budget_is_cut_to_the_probe_after_some_waits_in_a_row_that_blocked() -> None:
     budget = PollBudget(POLLS)
     seen = []
-    for _ in range(10):
+    for _ in range(MISSES_BEFORE_PROBING + 2):
         budget.spent(found=False)
         seen.append(budget.polls)
-    assert seen == [150, 75, 37, 18, 9, PROBE_POLLS, PROBE_POLLS, PROBE_POLLS, PROBE_POLLS, 8]
+    assert seen == [POLLS] * (MISSES_BEFORE_PROBING - 1) + [PROBE_POLLS] * 3
+    # every RETRY_EVERY-th wait polls the whole budget again, then the probe
+    while budget.misses % RETRY_EVERY != RETRY_EVERY - 2:
+        budget.spent(found=False)
+        assert budget.polls == PROBE_POLLS
+    budget.spent(found=False)
+    assert budget.polls == POLLS
+    budget.spent(found=False)
+    assert budget.polls == PROBE_POLLS
 
 
-def test_a_reply_found_by_polling_restores_the_whole_budget() -> None:
+def test_a_reply_found_by_polling_restores_the_whole_budget_and_forgets_misses() -> None:
     budget = PollBudget(POLLS)
-    for _ in range(6):
+    for _ in range(MISSES_BEFORE_PROBING):
         budget.spent(found=False)
     budget.spent(found=True)
+    assert budget.polls == POLLS
+    # late replies now and then, between fast ones, never cut it
+    for _ in range(10):
+        for _ in range(MISSES_BEFORE_PROBING - 1):
+            budget.spent(found=False)
+        budget.spent(found=True)
     assert budget.polls == POLLS
 
 
@@ -45,7 +61,8 @@ def test_a_budget_of_zero_never_polls_and_a_negative_one_is_refused() -> None:
     off.spent(found=False)
     assert off.polls == 0
     small = PollBudget(3)
-    small.spent(found=False)
+    for _ in range(MISSES_BEFORE_PROBING):
+        small.spent(found=False)
     assert small.polls == 3  # the probe is never more than the whole budget
     with pytest.raises(ValueError, match="0 \\(off\\) or more"):
         PollBudget(-1)
@@ -99,7 +116,7 @@ def polling(clean_redis_url: str) -> Iterator[RedisStore]:
 
 BUSY_SCRIPT = """
 local t = redis.call('TIME')
-local stop = t[1] * 1e6 + t[2] + 120000
+local stop = t[1] * 1e6 + t[2] + 100000
 repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] >= stop
 return 1
 """
@@ -107,7 +124,7 @@ return 1
 
 def _until_busy(url: str) -> None:
     """Return once the server runs a script: a PING then gets no answer in time."""
-    probe = redis.Redis.from_url(url, socket_timeout=0.02)
+    probe = redis.Redis.from_url(url, socket_timeout=0.005)
     try:
         for _ in range(100):
             try:
@@ -135,24 +152,34 @@ def test_replies_of_a_local_redis_are_found_by_polling(polling: RedisStore) -> N
     assert polling.observe(observation(minutes(6), event_id="p-1")).previous == {"n": 1}
 
 
-def test_a_reply_later_than_the_budget_is_read_whole_and_halves_it(
+def test_replies_later_than_the_budget_are_read_whole_and_cut_it_in_the_end(
     polling: RedisStore, clean_redis_url: str
 ) -> None:
     polling.observe(observation(minutes(0), event_id="s-0"))  # connected, script loaded
     busy = redis.Redis.from_url(clean_redis_url)
-    # Redis runs one script at a time: the observe step waits behind this one
-    # (120 ms, within the store's socket timeout).
-    blocker = threading.Thread(target=busy.eval, args=(BUSY_SCRIPT, 0))
-    blocker.start()
     try:
-        _until_busy(clean_redis_url)
-        seen = polling.observe(observation(minutes(1), event_id="s-1"))
+        for n in range(1, MISSES_BEFORE_PROBING + 1):
+            # Redis runs one script at a time: the observe step waits behind this
+            # one (100 ms, within the store's socket timeout).
+            blocker = threading.Thread(target=busy.eval, args=(BUSY_SCRIPT, 0))
+            blocker.start()
+            try:
+                _until_busy(clean_redis_url)
+                seen = polling.observe(observation(minutes(n), event_id=f"s-{n}"))
+            finally:
+                blocker.join()
+            assert seen.fields["volume_1h"] == n + 1
+            _, budget = _thread_state(polling)
+            assert budget is not None and budget.misses == n
     finally:
-        blocker.join()
         busy.close()
-    assert seen.fields["volume_1h"] == 2
-    _, budget = _thread_state(polling)
-    assert budget is not None and budget.polls == POLLS // 2
+    assert budget.polls == PROBE_POLLS
+    # Fast replies again: the next wait that polls the whole budget finds one.
+    for n in range(5 * RETRY_EVERY):
+        polling.observe(observation(minutes(10), event_id=f"f-{n}"))
+        if budget.misses == 0:
+            break
+    assert budget.polls == POLLS and budget.misses == 0
 
 
 def test_a_connection_made_again_is_polled_on_its_new_socket(

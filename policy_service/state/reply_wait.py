@@ -9,9 +9,12 @@ worker on its core while nothing else needs it. Measured in bench/README.md
 ("Polling for the reply").
 
 The poll budget adapts, so that a Redis whose replies take longer than the
-budget (a remote one, a slow script) does not cost a spin with every
-command: a wait that ended in a blocking read halves the next budget, down
-to PROBE_POLLS; a reply found by polling restores the full budget.
+budget (a remote one) does not cost a spin with every command: after
+MISSES_BEFORE_PROBING waits in a row that ended in a blocking read, a wait
+polls PROBE_POLLS times only, and every RETRY_EVERY-th the whole budget
+again; a reply found by polling restores the whole budget. A single late
+reply (the server busy with another client's script) changes nothing: under
+load they come now and then.
 """
 
 from __future__ import annotations
@@ -23,9 +26,14 @@ import ssl
 from collections.abc import Callable
 from typing import TypeGuard
 
-# What a wait costs at least once replies stopped coming within the budget:
-# enough polls to notice when they come fast again.
+# Waits in a row that end in a blocking read before polling is cut to the probe.
+MISSES_BEFORE_PROBING = 4
+# What a wait costs once replies stopped coming within the budget: enough
+# polls to notice when they come fast again.
 PROBE_POLLS = 8
+# While probing, every so many waits poll the whole budget: a probe is too short
+# for a reply that takes a round trip, and the Redis may have become fast again.
+RETRY_EVERY = 64
 
 
 class PollBudget:
@@ -36,13 +44,18 @@ class PollBudget:
             raise ValueError(f"a poll budget is 0 (off) or more, not {most}")
         self.most = most
         self.polls = most
+        self.misses = 0  # waits in a row that ended in a blocking read
 
     def spent(self, found: bool) -> None:
         """Adapt to a wait that found its reply by polling, or did not."""
         if found:
-            self.polls = self.most
-        else:
-            self.polls = max(min(PROBE_POLLS, self.most), self.polls // 2)
+            self.polls, self.misses = self.most, 0
+            return
+        self.misses += 1
+        if self.misses < MISSES_BEFORE_PROBING:
+            return
+        retry = self.misses % RETRY_EVERY == RETRY_EVERY - 1
+        self.polls = self.most if retry else min(PROBE_POLLS, self.most)
 
 
 def poll_until(ready: Callable[[], bool], polls: int, pause: Callable[[], None]) -> bool:

@@ -12,6 +12,7 @@ import redis
 
 from policy_service.state.redis_store import RedisStore
 from policy_service.state.reply_wait import (
+    MAX_POLL_SECONDS,
     MISSES_BEFORE_PROBING,
     PROBE_POLLS,
     RETRY_EVERY,
@@ -19,6 +20,7 @@ from policy_service.state.reply_wait import (
     SocketPoller,
     poll_until,
     pollable,
+    wait_for_reply,
 )
 from tests.test_state_conformance import minutes, observation
 
@@ -78,6 +80,32 @@ def test_polling_stops_when_ready_and_pauses_only_between_polls() -> None:
     assert poll_until(lambda: bool(calls.append(1)), 4, lambda: pauses.append(1)) is False
     assert (len(calls), len(pauses)) == (4, 3)
     assert poll_until(lambda: True, 0, lambda: None) is False
+
+
+def test_polling_ends_when_its_time_is_up_whatever_polls_are_left() -> None:
+    polls: list[int] = []
+    ticks = iter(range(100))
+    found = poll_until(lambda: bool(polls.append(1)), 1000, lambda: None, lambda: next(ticks) >= 3)
+    assert found is False
+    assert len(polls) == 4  # the fourth pause found the time up
+
+
+def test_a_wait_for_a_reply_that_never_comes_ends_at_its_time_limit() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        now = [0.0]
+
+        def clock() -> float:
+            now[0] += MAX_POLL_SECONDS / 10  # every reading a tenth of the limit later
+            return now[0]
+
+        budget = PollBudget(10**9)  # far more polls than the time allows
+        wait_for_reply(SocketPoller(ours), budget, clock)
+        assert budget.misses == 1
+        assert now[0] <= MAX_POLL_SECONDS * 1.2
+        theirs.sendall(b"+OK\r\n")
+        wait_for_reply(SocketPoller(ours), budget, clock)
+        assert budget.misses == 0
 
 
 def test_a_socket_is_readable_once_bytes_or_its_end_arrived() -> None:

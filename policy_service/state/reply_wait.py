@@ -23,6 +23,7 @@ import os
 import select
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from typing import TypeGuard
 
@@ -34,6 +35,10 @@ PROBE_POLLS = 8
 # While probing, every so many waits poll the whole budget: a probe is too short
 # for a reply that takes a round trip, and the Redis may have become fast again.
 RETRY_EVERY = 64
+# However many polls are left, a wait polls no longer than this: a yield may
+# give the core away for a whole time slice when the machine is busy, and the
+# socket timeout only starts with the read.
+MAX_POLL_SECONDS = 0.002
 
 
 class PollBudget:
@@ -58,13 +63,21 @@ class PollBudget:
         self.polls = self.most if retry else min(PROBE_POLLS, self.most)
 
 
-def poll_until(ready: Callable[[], bool], polls: int, pause: Callable[[], None]) -> bool:
-    """Call `ready` up to `polls` times, `pause` between two calls; whether it became true."""
+def poll_until(
+    ready: Callable[[], bool],
+    polls: int,
+    pause: Callable[[], None],
+    expired: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Call `ready` up to `polls` times, `pause` between two calls, until it is true or
+    `expired` is; whether it became true."""
     for done in range(polls):
         if ready():
             return True
         if done + 1 < polls:
             pause()
+            if expired():
+                return False
     return False
 
 
@@ -90,7 +103,14 @@ def pollable(sock: object) -> TypeGuard[socket.socket]:
     return isinstance(sock, socket.socket) and not isinstance(sock, ssl.SSLSocket)
 
 
-def wait_for_reply(poller: SocketPoller, budget: PollBudget) -> None:
-    """Poll for a reply within the budget, yielding the core between polls; adapt the budget."""
+def wait_for_reply(
+    poller: SocketPoller, budget: PollBudget, clock: Callable[[], float] = time.monotonic
+) -> None:
+    """Poll for a reply within the budget and MAX_POLL_SECONDS, yielding the core between
+    polls; adapt the budget."""
     if budget.polls:
-        budget.spent(poll_until(poller.readable, budget.polls, os.sched_yield))
+        deadline = clock() + MAX_POLL_SECONDS
+        found = poll_until(
+            poller.readable, budget.polls, os.sched_yield, lambda: clock() >= deadline
+        )
+        budget.spent(found)

@@ -7,7 +7,9 @@ starts the hooks once the app is loaded, runs `request_done` after each
 request, `idle` each time it has no connection to accept, just before it
 waits for one, and once more when it stops. With the Redis store that sends
 the records it deferred: under load a record rides with the next request's
-observe step, and when the load stops it is sent at once.
+observe step, and when the load stops it is sent at once. Since it serves one
+request at a time, the store also polls for its replies from then on
+(docs/state.md, "Polling for the reply").
 
 One change to the end of a connection. gunicorn closes every connection
 gracefully (RFC 9112, section 9.6): it half-closes, then waits, up to two

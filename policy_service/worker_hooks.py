@@ -20,7 +20,9 @@ EXTENSION_KEY = "policy_service.worker_hooks"
 
 @dataclass(frozen=True)
 class WorkerHooks:
-    # Called once by a worker that promises to call `idle`; the app may defer work from then on.
+    # Called once by a worker that promises to call `idle` and serves one request at a
+    # time per process; the app may defer work from then on (and the Redis store polls
+    # for its replies instead of sleeping at once).
     start: Callable[[], None]
     # Called by that worker before it waits for a connection, and when it stops.
     idle: Callable[[], None]

@@ -510,6 +510,13 @@ def redis_variant(text: str) -> tuple[str, dict[str, str]]:
                 "redis target's)"
             )
         settings[key] = value
+    # A misspelt name would be ignored by the service: the "variant" would run
+    # the redis target's settings and its difference would be noise.
+    from policy_service.config import Settings
+
+    unknown = Settings.unknown_names(settings)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"not a setting of the service: {', '.join(unknown)}")
     return name, settings
 
 

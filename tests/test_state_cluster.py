@@ -120,3 +120,31 @@ def test_an_accounts_keys_share_one_slot(redis_cluster: LocalCluster, store: Clu
     }
     others = [port for port in redis_cluster.primaries() if port != owner]
     assert all(redis_cluster.keys(port) == [] for port in others)
+
+
+@pytest.mark.redis
+def test_serves_worker_starts_an_app_on_the_cluster(clean_cluster_url: str) -> None:
+    """What serve's worker does once the app is loaded: records stay immediate, replies unpolled."""
+    from policy_service.app import create_app
+    from policy_service.clock import FixedClock
+    from policy_service.worker_hooks import hooks_of
+    from tests.conftest import NOW, RULES_DIR, make_event
+
+    app = create_app(
+        {"rules_dir": RULES_DIR, "state_url": clean_cluster_url, "reload_interval": 0},
+        clock=FixedClock(NOW),
+    )
+    hooks = hooks_of(app)
+    assert hooks is not None
+    hooks.start()
+    client = app.test_client()
+    try:
+        answer = client.post("/v1/decisions", json=make_event(event_id="cw-1"))
+        assert answer.status_code == 200 and not answer.get_json().get("degraded")
+        again = client.post("/v1/decisions", json=make_event(event_id="cw-1"))
+        assert again.get_json()["duplicate"] is True  # recorded at once
+        hooks.idle()
+    finally:
+        services = app.extensions["policy_service"]
+        services.policies.current().close()
+        services.store.close()

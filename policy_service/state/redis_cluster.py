@@ -225,6 +225,10 @@ class ClusterStore(RedisStore):
         """Records are sent at once here: each goes to its key's primary, which the
         thread's next command may not reach."""
 
+    def poll_for_replies(self, polls: int) -> None:
+        """Replies are read at once here: the commands go over the cluster's connections
+        (_direct), not the single store's exchange that polls."""
+
     def _command(self, *args: str | bytes | int) -> Any:
         """One command on the primary that owns its key.
 

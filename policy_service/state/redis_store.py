@@ -249,7 +249,14 @@ class RedisStore:
             nonlocal records_answered
             connection.send_packed_command((data,))  # type: ignore[no-untyped-call]
             if self._reply_polls:
-                self._wait_for_reply(connection)
+                try:
+                    self._wait_for_reply(connection)
+                except BaseException:
+                    # (a worker's SystemExit, say) the reply is still unread: as
+                    # redis-py does on any error in its send or read, the
+                    # connection goes, so no later command reads it as its own
+                    connection.disconnect()  # type: ignore[no-untyped-call]
+                    raise
             if unsent:
                 _read_records(connection, unsent)
                 records_answered = True

@@ -35,9 +35,9 @@ PROBE_POLLS = 8
 # While probing, every so many waits poll the whole budget: a probe is too short
 # for a reply that takes a round trip, and the Redis may have become fast again.
 RETRY_EVERY = 64
-# However many polls are left, a wait polls no longer than this: a yield may
-# give the core away for a whole time slice when the machine is busy, and the
-# socket timeout only starts with the read.
+# However many polls are left, a wait stops polling once this has passed (checked
+# after each yield, and a yield may give the core away for a time slice when the
+# machine is busy); the socket timeout only starts with the read.
 MAX_POLL_SECONDS = 0.002
 
 
@@ -77,7 +77,9 @@ def poll_until(
         if done + 1 < polls:
             pause()
             if expired():
-                return False
+                # one more look: the pause may have lasted past the time, and the
+                # reply come meanwhile
+                return ready()
     return False
 
 

@@ -38,7 +38,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -196,30 +196,21 @@ def build_targets(args: argparse.Namespace, redis_url: str | None) -> list[Targe
             if redis_url is None:
                 raise AssertionError("the redis target needs the benchmark's redis-server")
             baseline = bare_target(args.redis_workers, worker_class, threads, suffix)
-            targets.append(
-                Target(
-                    name="redis" + suffix,
-                    app=SERVICE_APP,
-                    env={**rules, "POLICY_STATE_URL": redis_url},
-                    workers=args.redis_workers,
-                    compare_to=baseline.name,
-                    redis=True,
-                    **alike,
-                )
+            service = Target(
+                name="redis" + suffix,
+                app=SERVICE_APP,
+                env={**rules, "POLICY_STATE_URL": redis_url},
+                workers=args.redis_workers,
+                compare_to=baseline.name,
+                redis=True,
+                **alike,
             )
-            for variant, settings in args.redis_variants:
-                # The same service and workers with other settings, beside it in every round.
-                targets.append(
-                    Target(
-                        name=f"redis-{variant}{suffix}",
-                        app=SERVICE_APP,
-                        env={**rules, "POLICY_STATE_URL": redis_url, **settings},
-                        workers=args.redis_workers,
-                        compare_to=baseline.name,
-                        redis=True,
-                        **alike,
-                    )
-                )
+            targets.append(service)
+            # The same service and workers with other settings, beside it in every round.
+            targets += [
+                replace(service, name=f"redis-{variant}{suffix}", env={**service.env, **settings})
+                for variant, settings in args.redis_variants
+            ]
             if args.parts:
                 targets += part_targets(args.redis_workers, alike, suffix, rules, redis_url)
             if baseline not in targets:

@@ -102,15 +102,28 @@ def rounded(value: float) -> float:
 
 def derive(counts_1h: Mapping[str, int], volume_24h: int) -> dict[str, Any]:
     """The derived window fields from raw counts."""
-    volume = counts_1h["volume"]
+    return derive_counts(
+        counts_1h["volume"],
+        counts_1h["negative"],
+        counts_1h["hostile"],
+        counts_1h["positive"],
+        counts_1h["non_customer"],
+        volume_24h,
+    )
+
+
+def derive_counts(
+    volume: int, negative: int, hostile: int, positive: int, non_customer: int, volume_24h: int
+) -> dict[str, Any]:
+    """`derive` from the counts themselves (the Redis store reads them as numbers)."""
     baseline = max(volume_24h - volume, 0) / 23
     return {
         "volume_1h": volume,
-        "negative_1h": counts_1h["negative"],
-        "hostile_1h": counts_1h["hostile"],
-        "positive_1h": counts_1h["positive"],
-        "negative_share_1h": rounded(counts_1h["negative"] / volume) if volume else 0.0,
-        "non_customer_share_1h": rounded(counts_1h["non_customer"] / volume) if volume else 0.0,
+        "negative_1h": negative,
+        "hostile_1h": hostile,
+        "positive_1h": positive,
+        "negative_share_1h": rounded(negative / volume) if volume else 0.0,
+        "non_customer_share_1h": rounded(non_customer / volume) if volume else 0.0,
         "volume_24h": volume_24h,
         "velocity": rounded(volume / max(baseline, MIN_BASELINE_PER_HOUR)),
     }

@@ -1280,7 +1280,10 @@ def parts_report(targets: list[Target], summaries: dict[str, Summary]) -> list[s
     A part's ratio r to the bare app means it costs 1/r - 1 bare requests on
     top of one. The service's own work S and one round trip R add up, so a
     service with both reaches at best 1/(1 + S + R) of the bare app; the goal
-    needs S + R <= 1/goal - 1.
+    needs S + R <= 1/goal - 1. Each redis target's own cost W is printed
+    beside them: what W has beyond S + R is what the two cost together and
+    neither alone (on a shared machine, the wait's cost to the service's code
+    around it: bench/README.md, "A third host").
     """
     lines = []
     by_baseline: dict[str, list[Target]] = {}
@@ -1301,6 +1304,16 @@ def parts_report(targets: list[Target], summaries: dict[str, Summary]) -> list[s
             f"{s_cost + r_cost:.2f}, so at best {1 / (1 + s_cost + r_cost):.2f} of {baseline} "
             f"(the goal {GOAL_RATIO:g} allows {1 / GOAL_RATIO - 1:.2f})"
         )
+        for target in targets:
+            if not target.redis or target.part or target.compare_to != baseline:
+                continue
+            summary = summaries.get(target.name)
+            if summary is not None and summary.requests_per_s:
+                w_cost = base / summary.requests_per_s - 1
+                lines.append(
+                    f"  {target.name} itself: {w_cost:.2f} bare requests, "
+                    f"{w_cost - s_cost - r_cost:+.2f} beyond its parts"
+                )
     return lines
 
 

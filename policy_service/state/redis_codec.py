@@ -106,8 +106,8 @@ def observed(reply: str) -> Observed:
         return Observed({}, retry_after_ms=int(reply[8:]))
     head, _, decision = reply.partition("\n")
     # "status level crisis_start", the ten counts, then with rails three more (redis_lua);
-    # read by index: this parse runs for every event, and unpacking with `*` or `map`
-    # costs the compiled code several times as much.
+    # read by index: this parse runs for every event, and unpacking with `*` and `map`
+    # made the whole of it half as dear again (36k instructions against 24k).
     parts = head.split(" ")
     if len(parts) not in (13, 16):
         raise ValueError(f"the observe script answered {head!r}: 13 or 16 fields expected")

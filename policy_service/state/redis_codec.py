@@ -115,7 +115,8 @@ def observed(reply: str) -> Observed:
     fields = derive_counts(
         int(parts[3]), int(parts[4]), int(parts[5]), int(parts[6]), int(parts[8]), int(parts[9])
     )
-    # parts[7], the multiplier comments, feed the level's conditions in the script only
+    # parts[7], the hour's comments by multipliers, is no field (as in levels.derive):
+    # the rules read multipliers_1h, the distinct multipliers who were negative
     fields["multipliers_1h"] = int(parts[10])
     fields["author_negative_24h"] = int(parts[11])
     fields["thread_negative_1h"] = int(parts[12])
